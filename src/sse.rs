@@ -99,6 +99,12 @@ impl SseDecoder {
         self.partial.extend_from_slice(rest);
     }
 
+    /// Bytes held for the event being received (its unfinished line and data so far). The
+    /// stream layer caps it so an endless line from a hostile server cannot exhaust memory.
+    pub fn pending_len(&self) -> usize {
+        self.partial.len() + self.data.len()
+    }
+
     /// The body ended: flush a final event that had no trailing blank line.
     ///
     /// WHATWG would discard such an event, but servers do end streams with `data: [DONE]` and

@@ -1,0 +1,395 @@
+//! The one error type of the crate.
+//!
+//! Every failure a caller can act on has its own variant, so code can `match` on what went
+//! wrong instead of parsing messages. The API key never appears in any of them: error bodies
+//! that echo it are redacted when the error is built.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::types::ChatCompletion;
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when building a model or running a request.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a `_` arm.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model was configured wrongly: a missing API key, a malformed URL or
+    /// `MODEL_TIMEOUT`, a reserved or mistyped config key. Returned by `build()` (or by a
+    /// request whose per-call options are wrong). Fix the configuration; retrying won't help.
+    Config(String),
+    /// The caller's input cannot be sent as it is: for example a non-strict function tool
+    /// in a structured-output request, or an image the token counter cannot read.
+    InvalidInput(String),
+    /// The server answered with a non-success HTTP status (after any retries). Inspect
+    /// [`ApiError::status`], or use [`Error::status`] and [`Error::is_rate_limit`].
+    Api(Box<ApiError>),
+    /// The server reported an error inside a stream that had already started
+    /// (`data: {"error": …}` or an `event: error` line). Not retried: the answer was
+    /// partly delivered.
+    StreamApi(Box<ApiError>),
+    /// No connection, or it broke before a complete response arrived (refused, reset, DNS,
+    /// TLS). Retried automatically while retries remain.
+    Connection(String),
+    /// A timeout fired. `phase` says which bound it was; `after` is the limit that applied.
+    Timeout {
+        /// Which part of the exchange took too long.
+        phase: TimeoutPhase,
+        /// The limit that was exceeded.
+        after: Duration,
+    },
+    /// A response arrived but could not be decoded (not JSON, or not the expected shape).
+    Decode {
+        /// What was being decoded and why it failed.
+        message: String,
+        /// The first bytes of the offending body (at most 512 bytes, lossy UTF-8).
+        snippet: String,
+    },
+    /// The response body was larger than the configured limit
+    /// (`OpenAICompatibleModelBuilder::max_response_bytes`).
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A stream ended before any choice finished and without `data: [DONE]`: the answer is
+    /// incomplete. The text says how much arrived.
+    IncompleteStream(String),
+    /// The model stopped because it hit the token limit (`finish_reason: "length"`) while a
+    /// structured answer was being parsed. The partial completion is kept.
+    Length(Box<ChatCompletion>),
+    /// The provider's content filter stopped the answer (`finish_reason: "content_filter"`)
+    /// while a structured answer was being parsed. The completion is kept.
+    ContentFilter(Box<ChatCompletion>),
+    /// The model refused to answer a structured-output request; the text is its refusal.
+    Refusal(String),
+    /// A custom [`ChatClient`](crate::ChatClient) failed; its own error is inside.
+    Client(anyhow::Error),
+}
+
+/// Which bound a [`Error::Timeout`] enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Establishing the connection (DNS, TCP, TLS).
+    Connect,
+    /// Waiting for the response status line and headers of a stream.
+    ResponseHead,
+    /// The whole exchange of a non-stream request (connect, send, wait and read the body).
+    Total,
+    /// The silence between two reads of a stream's body: the server stopped sending.
+    StreamIdle,
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutPhase::Connect => "connecting",
+            TimeoutPhase::ResponseHead => "waiting for the response headers",
+            TimeoutPhase::Total => "waiting for the complete response",
+            TimeoutPhase::StreamIdle => "waiting for more stream data (the server went silent)",
+        })
+    }
+}
+
+/// An error answer from the server, in any of the shapes providers use.
+///
+/// OpenAI's `{"error": {"message", "type", "param", "code"}}`, vLLM's top-level
+/// `{"object": "error", "message", "code"}`, llama.cpp's integer `code`, and plain text or HTML
+/// from a proxy all end up here; `body` keeps the raw text.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status; `None` for an error reported inside a stream.
+    pub status: Option<u16>,
+    /// The human-readable message (the raw body, shortened, when the body had no message).
+    pub message: String,
+    /// The provider's error type, e.g. `invalid_request_error`.
+    pub kind: Option<String>,
+    /// The provider's error code: a string for OpenAI, an integer for llama.cpp and vLLM.
+    pub code: Option<ErrorCode>,
+    /// The request parameter the error is about, when the provider says.
+    pub param: Option<String>,
+    /// The `x-request-id` response header, for support tickets.
+    pub request_id: Option<String>,
+    /// The raw response body (at most 64 KiB, API key redacted).
+    pub body: String,
+}
+
+/// An error code as providers send it: a string (`"rate_limit_exceeded"`) or a number (`400`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A textual code.
+    Text(String),
+    /// A numeric code.
+    Number(i64),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Text(s) => f.write_str(s),
+            ErrorCode::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+const MAX_KEPT_BODY: usize = 64 * 1024;
+const MAX_SNIPPET: usize = 512;
+
+impl ApiError {
+    /// Builds an error from a status and a raw body, recognising every provider shape.
+    /// `secret` (the API key) is redacted from everything kept.
+    pub(crate) fn from_body(
+        status: Option<u16>,
+        body: &[u8],
+        request_id: Option<String>,
+        secret: Option<&str>,
+    ) -> ApiError {
+        let text = redact(
+            &String::from_utf8_lossy(truncate(body, MAX_KEPT_BODY)),
+            secret,
+        );
+        let parsed: Option<serde_json::Value> = serde_json::from_str(text.trim()).ok();
+        let mut err = ApiError {
+            status,
+            message: String::new(),
+            kind: None,
+            code: None,
+            param: None,
+            request_id,
+            body: text.clone(),
+        };
+        if let Some(value) = parsed {
+            err.fill_from_json(&value);
+        }
+        if err.message.is_empty() {
+            let trimmed = text.trim();
+            err.message = if trimmed.is_empty() {
+                match status {
+                    Some(s) => format!("HTTP {s} with an empty body"),
+                    None => "the server reported an error".to_owned(),
+                }
+            } else {
+                shorten(trimmed, 300)
+            };
+        }
+        err
+    }
+
+    /// Reads `{"error": {...}}`, `{"error": "text"}` and top-level `{"message", "code"}`.
+    pub(crate) fn fill_from_json(&mut self, value: &serde_json::Value) {
+        let obj = match value.get("error") {
+            Some(inner @ serde_json::Value::Object(_)) => inner,
+            Some(serde_json::Value::String(s)) => {
+                self.message = s.clone();
+                value
+            }
+            _ => value,
+        };
+        if self.message.is_empty() {
+            if let Some(m) = obj.get("message").or_else(|| obj.get("detail")) {
+                self.message = match m {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+            }
+        }
+        self.kind = obj.get("type").and_then(|t| t.as_str()).map(str::to_owned);
+        self.param = obj.get("param").and_then(|t| t.as_str()).map(str::to_owned);
+        self.code = match obj.get("code") {
+            Some(serde_json::Value::String(s)) => Some(ErrorCode::Text(s.clone())),
+            Some(serde_json::Value::Number(n)) => n.as_i64().map(ErrorCode::Number),
+            _ => None,
+        };
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "HTTP {s}")?,
+            None => f.write_str("error in stream")?,
+        }
+        if let Some(kind) = &self.kind {
+            write!(f, " ({kind})")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(code) = &self.code {
+            write!(f, " [code {code}]")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m) => write!(f, "configuration error: {m}"),
+            Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Error::Api(e) => write!(f, "API error: {e}"),
+            Error::StreamApi(e) => write!(f, "API error inside the stream: {e}"),
+            Error::Connection(m) => write!(f, "connection error: {m}"),
+            Error::Timeout { phase, after } => {
+                write!(f, "timed out after {:.3} s {phase}", after.as_secs_f64())
+            }
+            Error::Decode { message, snippet } => {
+                write!(f, "could not decode the response: {message}")?;
+                if !snippet.is_empty() {
+                    write!(f, " (body starts: {snippet:?})")?;
+                }
+                Ok(())
+            }
+            Error::BodyTooLarge { limit } => {
+                write!(f, "the response body is larger than the limit of {limit} bytes")
+            }
+            Error::IncompleteStream(m) => write!(f, "the stream ended early: {m}"),
+            Error::Length(_) => f.write_str(
+                "the answer was cut off by the token limit (finish_reason \"length\") before it could be parsed",
+            ),
+            Error::ContentFilter(_) => f.write_str(
+                "the provider's content filter stopped the answer (finish_reason \"content_filter\")",
+            ),
+            Error::Refusal(r) => write!(f, "the model refused: {r}"),
+            Error::Client(e) => write!(f, "custom client error: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Client(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// The HTTP status of an [`Error::Api`], if that is what this is.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => e.status,
+            _ => None,
+        }
+    }
+
+    /// The provider's error details, for API errors before or inside a stream.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) | Error::StreamApi(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True for HTTP 429 (rate limited or out of quota).
+    pub fn is_rate_limit(&self) -> bool {
+        self.status() == Some(429)
+    }
+
+    /// True for any [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True for failures that a later identical request may not hit: connection errors,
+    /// timeouts, 408, 409, 429 and 5xx. The client already retried these as configured.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connection(_) | Error::Timeout { .. } => true,
+            Error::Api(e) => matches!(e.status, Some(408 | 409 | 429) | Some(500..=599)),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn decode(message: impl Into<String>, body: &[u8]) -> Error {
+        Error::Decode {
+            message: message.into(),
+            snippet: String::from_utf8_lossy(truncate(body, MAX_SNIPPET)).into_owned(),
+        }
+    }
+}
+
+fn truncate(bytes: &[u8], max: usize) -> &[u8] {
+    &bytes[..bytes.len().min(max)]
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// Removes every occurrence of the secret; keys shorter than 8 bytes are too likely to
+/// match ordinary words and are left alone (they are not real keys).
+pub(crate) fn redact(text: &str, secret: Option<&str>) -> String {
+    match secret {
+        Some(s) if s.len() >= 8 && text.contains(s) => text.replace(s, "[REDACTED]"),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_shape() {
+        let e = ApiError::from_body(
+            Some(429),
+            br#"{"error":{"message":"Rate limit","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
+            Some("req_1".into()),
+            None,
+        );
+        assert_eq!(e.message, "Rate limit");
+        assert_eq!(e.kind.as_deref(), Some("requests"));
+        assert_eq!(e.code, Some(ErrorCode::Text("rate_limit_exceeded".into())));
+        assert_eq!(e.request_id.as_deref(), Some("req_1"));
+    }
+
+    #[test]
+    fn vllm_top_level_and_integer_code() {
+        let e = ApiError::from_body(
+            Some(400),
+            br#"{"object":"error","message":"bad","type":"BadRequestError","param":null,"code":400}"#,
+            None,
+            None,
+        );
+        assert_eq!(e.message, "bad");
+        assert_eq!(e.code, Some(ErrorCode::Number(400)));
+    }
+
+    #[test]
+    fn plain_text_and_empty() {
+        let e = ApiError::from_body(Some(502), b"<html>Bad Gateway</html>", None, None);
+        assert_eq!(e.message, "<html>Bad Gateway</html>");
+        let e = ApiError::from_body(Some(500), b"", None, None);
+        assert_eq!(e.message, "HTTP 500 with an empty body");
+    }
+
+    #[test]
+    fn error_as_string() {
+        let e = ApiError::from_body(Some(401), br#"{"error":"no key"}"#, None, None);
+        assert_eq!(e.message, "no key");
+    }
+
+    #[test]
+    fn secret_is_redacted() {
+        let e = ApiError::from_body(
+            Some(401),
+            br#"{"error":{"message":"Incorrect API key provided: sk-secret-123456"}}"#,
+            None,
+            Some("sk-secret-123456"),
+        );
+        assert!(!e.message.contains("sk-secret-123456"));
+        assert!(!e.body.contains("sk-secret-123456"));
+        assert!(e.message.contains("[REDACTED]"));
+    }
+}

@@ -1,0 +1,187 @@
+//! A client for any OpenAI-compatible chat-completions server — OpenAI, vLLM, llama.cpp,
+//! Ollama, LiteLLM, DeepSeek, Groq, OpenRouter and the rest — blocking by default, async
+//! with one feature. It is a Rust port of CAMEL-AI's `OpenAICompatibleModel`: the same
+//! configuration rules, retries, timeouts and message handling, with Rust types.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//!
+//! let model = OpenAICompatibleModel::builder("gpt-4o-mini")
+//!     .url("http://127.0.0.1:8080/v1")   // or OPENAI_COMPATIBILITY_API_BASE_URL
+//!     .api_key("sk-…")                   // or OPENAI_COMPATIBILITY_API_KEY / OPENAI_API_KEY
+//!     .model_config(serde_json::json!({"temperature": 0.2, "max_tokens": 200}))
+//!     .build()?;
+//!
+//! let answer = model.complete(&[
+//!     ChatMessage::system("You are terse."),
+//!     ChatMessage::user("Name a prime number."),
+//! ])?;
+//! println!("{}", answer.content().unwrap_or_default());
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! # Blocking or async
+//!
+//! The crate is written once and compiled in one of two modes:
+//!
+//! * **blocking** (the default feature): requests go through [ureq]; every method returns
+//!   its result directly and streams are `Iterator`s. Good for CLIs, scripts and threads.
+//! * **async** (feature `async`): requests go through [reqwest] on tokio; the same methods
+//!   are `async fn`s, their futures are `Send` (spawn them freely), and streams are
+//!   `futures::Stream`s.
+//!
+//! `async` is a *mode switch*, not an add-on: when any crate in a build enables it, the
+//! whole crate is async (cargo unifies features). Async users may write
+//! `openai-compatible = { version = "0.1", default-features = false, features = ["async"] }`
+//! to skip compiling ureq.
+//!
+//! # Configuration
+//!
+//! [`OpenAICompatibleModel::builder`] takes the model name; everything else is optional and
+//! resolved the way CAMEL does:
+//!
+//! | setting | first of |
+//! |---|---|
+//! | API key | `.api_key()`, `OPENAI_COMPATIBILITY_API_KEY`, `OPENAI_API_KEY` (none: `build()` fails) |
+//! | base URL | `.url()`, `OPENAI_COMPATIBILITY_API_BASE_URL`, `OPENAI_BASE_URL`, `https://api.openai.com/v1` |
+//! | timeout | `.timeout()`, `MODEL_TIMEOUT` (seconds), 180 s |
+//! | retries | `.max_retries()`, 3 |
+//!
+//! The model config ([`OpenAICompatibleModelBuilder::model_config`]) is merged into every
+//! request body. Keys this crate does not know are sent as they are, so server-specific
+//! parameters (`top_k`, `min_p`, `chat_template_kwargs`, …) just work. Four keys act on the
+//! request instead: `extra_body` (merged into the body), `extra_headers`, `extra_query` and
+//! `timeout` (seconds, for this request).
+//!
+//! # Running a model
+//!
+//! [`OpenAICompatibleModel::run`] is CAMEL's `_run(messages, response_format, tools)`: it
+//! returns a [`ModelResponse`] whose variant depends on the config (`stream`). The typed
+//! shortcuts [`complete`](OpenAICompatibleModel::complete) and
+//! [`stream`](OpenAICompatibleModel::stream) return a [`ChatCompletion`] or a
+//! [`ChatCompletionStream`] directly.
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! use openai_compatible::{ChatMessage, ModelResponse, OpenAICompatibleModel, Tool};
+//! # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+//! let weather = Tool::function(
+//!     "get_weather",
+//!     "Current weather for a city",
+//!     serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+//! );
+//! let messages = [ChatMessage::user("Weather in Paris?")];
+//! if let ModelResponse::Completion(c) = model.run(&messages, None, Some(&[weather]))? {
+//!     for call in c.message().and_then(|m| m.tool_calls.as_ref()).into_iter().flatten() {
+//!         println!("{}({})", call.function.name, call.function.arguments);
+//!     }
+//! }
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! # Streaming
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! # use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//! # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+//! for chunk in model.stream(&[ChatMessage::user("Count to five.")])? {
+//!     let chunk = chunk?;
+//!     if let Some(text) = chunk.choices.first().and_then(|c| c.delta.content.as_deref()) {
+//!         print!("{text}");
+//!     }
+//! }
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! The stream reads the body lazily in constant memory. [`ChatCompletionStream::accumulate`]
+//! (or [`ChunkAccumulator`]) assembles the chunks into the final [`ChatCompletion`], tool
+//! calls included, whatever quirks the server has.
+//!
+//! # Retries and timeouts
+//!
+//! Connection failures, timeouts and HTTP 408, 409, 429 and 5xx are retried (up to
+//! `max_retries` times) after `retry-after-ms` / `retry-after` when the server gives one of
+//! at most 120 s, otherwise after an exponential delay (0.5 s doubling to 8 s, with jitter).
+//! A server asking for more than 120 s is not retried. `x-should-retry: true/false` overrides
+//! the rule. Other 4xx are never retried; a stream is never retried once its body started.
+//!
+//! The timeout bounds each attempt of a plain request end to end. For a stream it bounds the
+//! connection, the wait for the response head, and then each silence between two reads: a
+//! stalled server fails after the timeout, a long lively stream is never cut.
+//!
+//! # Errors
+//!
+//! Every failure is an [`Error`] variant you can match: [`Error::Api`] (with the provider's
+//! message, type, code and request id, whatever error shape the server uses),
+//! [`Error::Timeout`] (which phase), [`Error::Connection`], [`Error::Decode`],
+//! [`Error::StreamApi`], [`Error::IncompleteStream`], [`Error::Config`], … The API key never
+//! appears in an error, in `Debug` output or in logs.
+//!
+//! # A custom client
+//!
+//! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
+//! implement [`ChatClient`] and pass it to [`OpenAICompatibleModelBuilder::client`]: the model
+//! keeps its request assembly and hands the final body to that client instead of HTTP.
+//!
+//! [ureq]: https://docs.rs/ureq
+//! [reqwest]: https://docs.rs/reqwest
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(any(feature = "blocking", feature = "async")))]
+compile_error!(
+    "openai-compatible needs a mode: enable the `blocking` feature (the default) or `async`"
+);
+
+mod client;
+mod config;
+mod error;
+mod model;
+mod request;
+mod response;
+mod retry;
+mod sse;
+mod stream;
+mod structured;
+mod transport;
+mod types;
+
+pub use client::ChatClient;
+pub use config::{
+    DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
+};
+pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
+pub use model::{OpenAICompatibleModel, OpenAICompatibleModelBuilder};
+pub use response::ModelResponse;
+pub use stream::{ChatCompletionStream, ChunkAccumulator};
+pub use structured::ResponseFormat;
+pub use types::*;
+
+/// Re-exported so async implementations of [`ChatClient`] can write
+/// `#[openai_compatible::async_trait]`.
+#[cfg(feature = "async")]
+pub use async_trait::async_trait;
+
+/// A `reqwest::ClientBuilder` with this crate's TLS set up (rustls with the `ring` provider
+/// and the Mozilla roots, plus `extra_roots` — DER certificates of a private CA) and
+/// redirects off. Adjust it (proxy, pool, …) and pass the client to
+/// [`OpenAICompatibleModelBuilder::http_client`].
+#[cfg(feature = "async")]
+pub fn reqwest_client_builder(extra_roots: &[Vec<u8>]) -> Result<reqwest::ClientBuilder> {
+    let roots: Vec<_> = extra_roots
+        .iter()
+        .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
+        .collect();
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(transport::tls_config(&roots)?)
+        .redirect(reqwest::redirect::Policy::none()))
+}

@@ -1,0 +1,199 @@
+//! Streamed answers: [`ChatCompletionStream`] and the [`ChunkAccumulator`].
+//!
+//! The stream reads the response body lazily, in constant memory: a small read buffer and
+//! the events of the current read. Dropping it closes the connection. In the blocking build
+//! it is an `Iterator`, in the async build a `futures::Stream`; both yield
+//! `Result<ChatCompletionChunk>` and end after `data: [DONE]`, after an error, or when the
+//! body ends.
+
+mod accumulator;
+pub(crate) mod state;
+
+pub use accumulator::ChunkAccumulator;
+
+use crate::error::Result;
+use crate::types::{ChatCompletion, ChatCompletionChunk};
+
+#[cfg(not(feature = "async"))]
+mod imp {
+    use super::state::StreamState;
+    use crate::error::Result;
+    use crate::transport::StreamBody;
+    use crate::types::ChatCompletionChunk;
+
+    const READ_BUFFER: usize = 16 * 1024;
+
+    pub(super) enum Source {
+        Http(Box<HttpSource>),
+        Chunks(Box<dyn Iterator<Item = Result<ChatCompletionChunk>> + Send>),
+    }
+
+    pub(super) struct HttpSource {
+        body: StreamBody,
+        state: StreamState,
+        buf: Vec<u8>,
+    }
+
+    impl Source {
+        pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
+            Source::Http(Box::new(HttpSource {
+                body,
+                state: StreamState::new(secret, max_event),
+                buf: vec![0; READ_BUFFER],
+            }))
+        }
+
+        pub(super) fn next(&mut self) -> Option<Result<ChatCompletionChunk>> {
+            let h = match self {
+                Source::Chunks(it) => return it.next(),
+                Source::Http(h) => h,
+            };
+            loop {
+                if let Some(item) = h.state.next_item() {
+                    return Some(item);
+                }
+                if h.state.is_finished() {
+                    return None;
+                }
+                match h.body.read(&mut h.buf) {
+                    Ok(0) => h.state.end(),
+                    Ok(n) => h.state.feed(&h.buf[..n]),
+                    Err(e) => {
+                        h.state.fail();
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+mod imp {
+    use std::pin::Pin;
+
+    use futures_util::Stream;
+
+    use super::state::StreamState;
+    use crate::error::Result;
+    use crate::transport::StreamBody;
+    use crate::types::ChatCompletionChunk;
+
+    pub(super) type Source = Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk>> + Send>>;
+
+    pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
+        let state = StreamState::new(secret, max_event);
+        Box::pin(futures_util::stream::unfold(
+            (body, state),
+            |(mut body, mut state)| async move {
+                loop {
+                    if let Some(item) = state.next_item() {
+                        return Some((item, (body, state)));
+                    }
+                    if state.is_finished() {
+                        return None;
+                    }
+                    match body.next().await {
+                        Ok(Some(bytes)) => state.feed(&bytes),
+                        Ok(None) => state.end(),
+                        Err(e) => {
+                            state.fail();
+                            return Some((Err(e), (body, state)));
+                        }
+                    }
+                }
+            },
+        ))
+    }
+}
+
+/// A streamed completion: an `Iterator` (blocking build) or a `futures::Stream` (async
+/// build) of [`ChatCompletionChunk`]s.
+///
+/// Read it chunk by chunk to show text as it arrives, or call
+/// [`accumulate`](Self::accumulate) for the final [`ChatCompletion`]. A server that goes
+/// silent for longer than the model's timeout ends the stream with
+/// [`Error::Timeout`](crate::Error::Timeout); a long but lively stream is never cut.
+pub struct ChatCompletionStream {
+    source: imp::Source,
+}
+
+impl std::fmt::Debug for ChatCompletionStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChatCompletionStream { .. }")
+    }
+}
+
+impl ChatCompletionStream {
+    pub(crate) fn from_http(
+        body: crate::transport::StreamBody,
+        secret: Option<String>,
+        max_event: u64,
+    ) -> Self {
+        #[cfg(not(feature = "async"))]
+        let source = imp::Source::http(body, secret, max_event);
+        #[cfg(feature = "async")]
+        let source = imp::http(body, secret, max_event);
+        ChatCompletionStream { source }
+    }
+
+    /// A stream over chunks you already have, for a custom
+    /// [`ChatClient`](crate::ChatClient) or for tests.
+    pub fn from_chunks<I>(chunks: I) -> ChatCompletionStream
+    where
+        I: IntoIterator<Item = Result<ChatCompletionChunk>>,
+        I::IntoIter: Send + 'static,
+    {
+        #[cfg(not(feature = "async"))]
+        let source = imp::Source::Chunks(Box::new(chunks.into_iter()));
+        #[cfg(feature = "async")]
+        let source: imp::Source = Box::pin(futures_util::stream::iter(chunks));
+        ChatCompletionStream { source }
+    }
+}
+
+#[cfg(not(feature = "async"))]
+impl Iterator for ChatCompletionStream {
+    type Item = Result<ChatCompletionChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.source.next()
+    }
+}
+
+#[cfg(feature = "async")]
+impl futures_util::Stream for ChatCompletionStream {
+    type Item = Result<ChatCompletionChunk>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.source.as_mut().poll_next(cx)
+    }
+}
+
+impl ChatCompletionStream {
+    /// Reads the stream to its end and assembles the final completion. The first error
+    /// ends it.
+    #[cfg(not(feature = "async"))]
+    pub fn accumulate(self) -> Result<ChatCompletion> {
+        let mut acc = ChunkAccumulator::new();
+        for chunk in self {
+            acc.push(&chunk?);
+        }
+        Ok(acc.finish())
+    }
+
+    /// Reads the stream to its end and assembles the final completion. The first error
+    /// ends it.
+    #[cfg(feature = "async")]
+    pub async fn accumulate(mut self) -> Result<ChatCompletion> {
+        use futures_util::StreamExt;
+        let mut acc = ChunkAccumulator::new();
+        while let Some(chunk) = self.next().await {
+            acc.push(&chunk?);
+        }
+        Ok(acc.finish())
+    }
+}

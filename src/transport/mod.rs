@@ -1,0 +1,82 @@
+//! The only mode-specific code besides the stream types: send one HTTP request and hand back
+//! the status, headers and body. `blocking.rs` does it with ureq, `nonblocking.rs` with
+//! reqwest; both expose the same method names, so the one request path in `model.rs`
+//! (written once for maybe-async) compiles against either.
+//!
+//! Each transport enforces the timeouts of SPEC §3 and maps its library's errors to
+//! [`TransportError`], which says whether a retry may help.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+#[cfg(not(feature = "async"))]
+mod blocking;
+#[cfg(not(feature = "async"))]
+pub(crate) use blocking::{sleep, HttpTransport, StreamBody};
+
+#[cfg(feature = "async")]
+mod nonblocking;
+#[cfg(feature = "async")]
+pub(crate) use nonblocking::{sleep, tls_config, HttpTransport, StreamBody};
+
+/// One HTTP POST, fully described.
+#[derive(Debug)]
+pub(crate) struct HttpRequest<'a> {
+    pub url: &'a str,
+    /// Every header to send, the `Authorization` one included.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    /// Non-stream: bound on the whole exchange. Stream: bound on connect, on the wait for
+    /// the response head, and on each silence between reads.
+    pub timeout: Duration,
+    /// Bodies longer than this fail with [`Error::BodyTooLarge`].
+    pub max_body: u64,
+}
+
+/// Status and headers of a response (header names lower-case).
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A transport failure and whether the request may be retried.
+#[derive(Debug)]
+pub(crate) struct TransportError {
+    pub error: Error,
+    pub retryable: bool,
+}
+
+impl TransportError {
+    pub(crate) fn retryable(error: Error) -> TransportError {
+        TransportError {
+            error,
+            retryable: true,
+        }
+    }
+
+    pub(crate) fn fatal(error: Error) -> TransportError {
+        TransportError {
+            error,
+            retryable: false,
+        }
+    }
+}
+
+/// The `User-Agent` every request carries.
+pub(crate) const USER_AGENT: &str =
+    concat!("openai-compatible/", env!("CARGO_PKG_VERSION"), " (rust)");

@@ -1,0 +1,163 @@
+//! One piece of a streamed answer: `ChatCompletionChunk` and its deltas.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::completion::{FinishReason, Usage};
+use super::lenient;
+use super::message::Role;
+
+/// One server-sent event of a streamed completion.
+///
+/// The final chunk of a stream with `stream_options.include_usage` has `choices: []` and
+/// carries `usage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionChunk {
+    /// The completion's id, the same on every chunk (empty when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub id: String,
+    /// `"chat.completion.chunk"` (empty when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub object: String,
+    /// Unix time of creation (0 when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::lenient_u64",
+        skip_serializing_if = "lenient::is_zero"
+    )]
+    pub created: u64,
+    /// The model that answers.
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub model: String,
+    /// The deltas in this chunk, one per choice that advanced.
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    pub choices: Vec<ChunkChoice>,
+    /// Token accounting (usually only on the last chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The backend configuration fingerprint, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The change to one choice carried by a chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// Which choice this delta belongs to.
+    #[serde(default, deserialize_with = "lenient::lenient_u32")]
+    pub index: u32,
+    /// What was added.
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    pub delta: Delta,
+    /// Set on the choice's last chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+    /// Log probabilities for this delta, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+/// Text and tool-call pieces added to a choice.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Delta {
+    /// Set on the first delta of a choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// More answer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// More reasoning text (`reasoning_content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    /// More reasoning text, for servers that call it `reasoning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// More refusal text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Pieces of tool calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+/// A piece of a tool call. The first piece of a call usually carries `id` and the
+/// function name; later ones carry more `arguments` text.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which call this piece extends; missing on some servers (Gemini).
+    #[serde(
+        default,
+        deserialize_with = "lenient::lenient_opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub index: Option<u32>,
+    /// The call's id, on its first piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The tool type, on its first piece.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The function name and an arguments fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCallDelta>,
+}
+
+/// A piece of a function call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FunctionCallDelta {
+    /// The name, on the call's first piece.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A fragment of the arguments' JSON text.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_arguments_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub arguments: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quirky_chunks_read() {
+        let c: ChatCompletionChunk = serde_json::from_value(json!({
+            "choices": [{"delta": {"role": "assistant", "content": null,
+                "tool_calls": [{"id": "x", "function": {"name": "f"}}]}, "finish_reason": null}]
+        }))
+        .unwrap();
+        let d = &c.choices[0].delta;
+        assert_eq!(d.role, Some(Role::Assistant));
+        assert_eq!(d.tool_calls.as_ref().unwrap()[0].index, None);
+        let usage_only: ChatCompletionChunk =
+            serde_json::from_value(json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}))
+                .unwrap();
+        assert_eq!(usage_only.usage.unwrap().total_tokens, 5);
+        let null_delta: ChatCompletionChunk = serde_json::from_value(
+            json!({"choices": [{"index": 0, "delta": null, "finish_reason": "stop"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            null_delta.choices[0].finish_reason,
+            Some(FinishReason::Stop)
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! A complete (non-streamed) answer: `ChatCompletion` and its parts.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::lenient;
+use super::message::{ChatMessage, Role};
+
+/// The server's answer to a chat-completions request.
+///
+/// Every field a compatible server may leave out (`id`, `object`, `created`, `usage`,
+/// `system_fingerprint`) reads as empty; fields this crate does not model (llama.cpp's
+/// `timings`, vLLM's `prompt_logprobs`, …) are kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletion {
+    /// The completion's id (empty when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub id: String,
+    /// `"chat.completion"` (empty when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub object: String,
+    /// Unix time of creation (0 when the server sent none).
+    #[serde(
+        default,
+        deserialize_with = "lenient::lenient_u64",
+        skip_serializing_if = "lenient::is_zero"
+    )]
+    pub created: u64,
+    /// The model that answered, as the server names it.
+    #[serde(
+        default,
+        deserialize_with = "lenient::null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub model: String,
+    /// One entry per requested answer (`n`).
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    pub choices: Vec<Choice>,
+    /// Token accounting, when the server reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The backend configuration fingerprint, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+    /// The service tier that served the request, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ChatCompletion {
+    /// The first choice's message text, if any: the usual way to read an answer.
+    pub fn content(&self) -> Option<&str> {
+        match self.choices.first()?.message.content.as_ref()? {
+            super::Content::Text(t) => Some(t),
+            super::Content::Parts(_) => None,
+        }
+    }
+
+    /// The first choice's message.
+    pub fn message(&self) -> Option<&ChatMessage> {
+        self.choices.first().map(|c| &c.message)
+    }
+}
+
+/// One answer within a [`ChatCompletion`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Its position among the `n` answers.
+    #[serde(default, deserialize_with = "lenient::lenient_u32")]
+    pub index: u32,
+    /// The assistant's message.
+    #[serde(default = "assistant_message", deserialize_with = "message_or_null")]
+    pub message: ChatMessage,
+    /// Why generation stopped; `None` when the server did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+    /// Log probabilities, when requested, as the server sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn assistant_message() -> ChatMessage {
+    ChatMessage::empty(Role::Assistant)
+}
+
+fn message_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<ChatMessage, D::Error> {
+    Ok(Option::<ChatMessage>::deserialize(d)?.unwrap_or_else(assistant_message))
+}
+
+/// Why the model stopped. Values a server invents (`"eos_token"`, `""`) are kept in
+/// [`FinishReason::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FinishReason {
+    /// A natural stop or a stop sequence.
+    Stop,
+    /// The token limit (`max_tokens` or the context) was reached.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// The content filter removed content.
+    ContentFilter,
+    /// The legacy function call.
+    FunctionCall,
+    /// Anything else, verbatim.
+    Other(String),
+}
+
+impl FinishReason {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::FunctionCall => "function_call",
+            FinishReason::Other(s) => s,
+        }
+    }
+
+    pub(crate) fn from_wire(s: &str) -> FinishReason {
+        match s {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            "function_call" => FinishReason::FunctionCall,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FinishReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FinishReason {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(FinishReason::from_wire(&s))
+    }
+}
+
+/// Token accounting for a request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default, deserialize_with = "lenient::lenient_u64")]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default, deserialize_with = "lenient::lenient_u64")]
+    pub completion_tokens: u64,
+    /// Their sum, as the server reports it.
+    #[serde(default, deserialize_with = "lenient::lenient_u64")]
+    pub total_tokens: u64,
+    /// Details (cached tokens, audio tokens, …), verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<Value>,
+    /// Details (reasoning tokens, …), verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<Value>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn minimal_and_null_heavy_completions_read() {
+        let c: ChatCompletion = serde_json::from_value(json!({
+            "choices": [{"message": {"content": "hi"}, "finish_reason": "eos_token", "index": null}],
+            "id": null, "created": 1.7e9, "usage": null, "timings": {"x": 1}
+        }))
+        .unwrap();
+        assert_eq!(c.content(), Some("hi"));
+        assert_eq!(c.created, 1_700_000_000);
+        assert_eq!(
+            c.choices[0].finish_reason,
+            Some(FinishReason::Other("eos_token".into()))
+        );
+        assert_eq!(c.extra["timings"], json!({"x": 1}));
+        let c: ChatCompletion =
+            serde_json::from_value(json!({"choices": [{"message": null}]})).unwrap();
+        assert_eq!(c.choices[0].message.role, Role::Assistant);
+    }
+
+    #[test]
+    fn finish_reason_round_trip() {
+        for s in [
+            "stop",
+            "length",
+            "tool_calls",
+            "content_filter",
+            "function_call",
+            "",
+            "eos",
+        ] {
+            let f: FinishReason = serde_json::from_value(json!(s)).unwrap();
+            assert_eq!(serde_json::to_value(&f).unwrap(), json!(s));
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Wire types: what is sent to and received from a chat-completions server.
+//!
+//! Lenient in, exact out: responses from any compatible server deserialize (missing fields,
+//! `null`s, unknown enum values and extra fields are accepted and kept), and requests carry
+//! only the fields the caller set.
+
+mod chunk;
+mod completion;
+pub(crate) mod lenient;
+mod message;
+mod tool;
+
+pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
+pub use completion::{ChatCompletion, Choice, FinishReason, Usage};
+pub use message::{
+    ChatMessage, Content, ContentPart, FileData, FunctionCall, ImageUrl, InputAudio, Role, ToolCall,
+};
+pub use tool::{FunctionDefinition, Tool, ToolChoice};
