@@ -612,7 +612,7 @@ mod tests {
 
     /// The content of the captured llama.cpp structured stream, delta by delta.
     fn captured_answer_deltas() -> Vec<String> {
-        include_str!("../../tests/data/xllamacpp-json-schema-stream.sse")
+        include_str!("../../tests/data/captures/xllamacpp-json-schema-stream.sse")
             .lines()
             .filter_map(|line| line.strip_prefix("data: "))
             .filter(|data| *data != "[DONE]")
