@@ -144,7 +144,7 @@ impl OpenAICompatibleModel {
         request::truthy(self.config.get("stream"))
     }
 
-    fn prepare(
+    pub(crate) fn prepare(
         &self,
         messages: &[ChatMessage],
         response_format: Option<&ResponseFormat>,
@@ -175,7 +175,7 @@ impl OpenAICompatibleModel {
         headers
     }
 
-    fn secret(&self) -> Option<&str> {
+    pub(crate) fn secret(&self) -> Option<&str> {
         self.api_key.as_ref().map(ApiKey::expose)
     }
 
@@ -250,7 +250,7 @@ impl OpenAICompatibleModel {
         self.open_stream(&prepared).await
     }
 
-    async fn execute(&self, prepared: &Prepared) -> Result<ChatCompletion> {
+    pub(crate) async fn execute(&self, prepared: &Prepared) -> Result<ChatCompletion> {
         if let Some(client) = &self.client {
             let body = body_value(prepared)?;
             return client.create(&body).await.map_err(Error::Client);
@@ -261,12 +261,18 @@ impl OpenAICompatibleModel {
         }
     }
 
-    async fn open_stream(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
+    pub(crate) async fn open_stream(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
         if let Some(client) = &self.client {
             let body = body_value(prepared)?;
             return client.create_stream(&body).await.map_err(Error::Client);
         }
         match self.send(prepared, true).await? {
+            // Some servers ignore `stream` and answer with a whole completion.
+            Reply::Stream(head, body) if is_json(&head) => {
+                let bytes = body.read_rest().await?;
+                let completion = self.decode_completion(&bytes)?;
+                Ok(ChatCompletionStream::from_completion(completion))
+            }
             Reply::Stream(_, body) => Ok(ChatCompletionStream::from_http(
                 body,
                 self.secret().map(str::to_owned),
@@ -345,6 +351,14 @@ impl OpenAICompatibleModel {
             attempt += 1;
         }
     }
+}
+
+fn is_json(head: &Head) -> bool {
+    head.header("content-type").is_some_and(|ct| {
+        ct.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    })
 }
 
 fn body_value(prepared: &Prepared) -> Result<Value> {

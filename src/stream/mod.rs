@@ -174,6 +174,16 @@ impl futures_util::Stream for ChatCompletionStream {
 }
 
 impl ChatCompletionStream {
+    /// A stream that replays a whole completion as chunks: one per choice, then one with
+    /// the usage. Used when a server answers a stream request with plain JSON.
+    pub fn from_completion(completion: ChatCompletion) -> ChatCompletionStream {
+        let chunks: Vec<Result<ChatCompletionChunk>> = completion_to_chunks(completion)
+            .into_iter()
+            .map(Ok)
+            .collect();
+        ChatCompletionStream::from_chunks(chunks)
+    }
+
     /// Reads the stream to its end and assembles the final completion. The first error
     /// ends it.
     #[cfg(not(feature = "async"))]
@@ -196,4 +206,66 @@ impl ChatCompletionStream {
         }
         Ok(acc.finish())
     }
+}
+
+fn completion_to_chunks(c: ChatCompletion) -> Vec<ChatCompletionChunk> {
+    use crate::types::{ChunkChoice, Content, Delta, FunctionCallDelta, ToolCallDelta};
+    let chunk = |choices: Vec<ChunkChoice>, usage| ChatCompletionChunk {
+        id: c.id.clone(),
+        object: "chat.completion.chunk".to_owned(),
+        created: c.created,
+        model: c.model.clone(),
+        choices,
+        usage,
+        system_fingerprint: c.system_fingerprint.clone(),
+        extra: Default::default(),
+    };
+    let mut out: Vec<ChatCompletionChunk> = c
+        .choices
+        .iter()
+        .map(|choice| {
+            let m = &choice.message;
+            let content = match &m.content {
+                Some(Content::Text(t)) => Some(t.clone()),
+                Some(Content::Parts(_)) => m.text().map(|t| t.into_owned()),
+                None => None,
+            };
+            let tool_calls = m.tool_calls.as_ref().map(|calls| {
+                calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, call)| ToolCallDelta {
+                        index: u32::try_from(i).ok(),
+                        id: Some(call.id.clone()),
+                        kind: Some(call.kind.clone()),
+                        function: Some(FunctionCallDelta {
+                            name: Some(call.function.name.clone()),
+                            arguments: Some(call.function.arguments.clone()),
+                        }),
+                    })
+                    .collect()
+            });
+            let delta = Delta {
+                role: Some(m.role.clone()),
+                content,
+                reasoning_content: m.reasoning_content.clone(),
+                reasoning: None,
+                refusal: m.refusal.clone(),
+                tool_calls,
+            };
+            chunk(
+                vec![ChunkChoice {
+                    index: choice.index,
+                    delta,
+                    finish_reason: choice.finish_reason.clone(),
+                    logprobs: choice.logprobs.clone(),
+                }],
+                None,
+            )
+        })
+        .collect();
+    if c.usage.is_some() {
+        out.push(chunk(Vec::new(), c.usage.clone()));
+    }
+    out
 }
