@@ -30,6 +30,8 @@
 
 #![allow(dead_code)]
 
+pub mod modes;
+
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
