@@ -1,0 +1,267 @@
+//! A small chat CLI over any OpenAI-compatible server — and the crate's acceptance interface.
+//!
+//! ```text
+//! chat [--model NAME] [--system TEXT] [--stream] [--json] [--max-retries N]
+//!      [--timeout SECS] [--config JSON] [--tools FILE] [--schema FILE] PROMPT
+//! ```
+//!
+//! The key, URL and timeout come from the environment (`OPENAI_COMPATIBILITY_API_KEY` /
+//! `OPENAI_API_KEY`, `OPENAI_COMPATIBILITY_API_BASE_URL` / `OPENAI_BASE_URL`,
+//! `MODEL_TIMEOUT`) unless a flag overrides them. On success it prints the assistant's
+//! content (with `--json`, the whole completion as JSON) and exits 0; on failure it prints
+//! one line on stderr and exits 1 (2 for a usage error).
+//!
+//! Runs in both builds: `cargo run --example chat -- …` or
+//! `cargo run --features async --example chat -- …`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use openai_compatible::{ChatMessage, OpenAICompatibleModel, Tool};
+use serde_json::{Map, Value};
+
+const USAGE: &str = "usage: chat [--model NAME] [--system TEXT] [--stream] [--json] \
+[--max-retries N] [--timeout SECS] [--config JSON] [--tools FILE] [--schema FILE] PROMPT";
+
+#[derive(Debug, Default)]
+struct Args {
+    model: Option<String>,
+    system: Option<String>,
+    stream: bool,
+    json: bool,
+    max_retries: Option<u32>,
+    timeout: Option<f64>,
+    config: Option<String>,
+    tools: Option<String>,
+    schema: Option<String>,
+    prompt: String,
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args::default();
+    let mut prompt: Option<String> = None;
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--model" => args.model = Some(value("--model")?),
+            "--system" => args.system = Some(value("--system")?),
+            "--stream" => args.stream = true,
+            "--json" => args.json = true,
+            "--max-retries" => {
+                let v = value("--max-retries")?;
+                args.max_retries = Some(
+                    v.parse()
+                        .map_err(|_| format!("--max-retries: {v:?} is not a whole number"))?,
+                );
+            }
+            "--timeout" => {
+                let v = value("--timeout")?;
+                let secs: f64 = v
+                    .parse()
+                    .map_err(|_| format!("--timeout: {v:?} is not a number of seconds"))?;
+                if !secs.is_finite() || secs <= 0.0 {
+                    return Err(format!("--timeout: {v:?} must be positive"));
+                }
+                args.timeout = Some(secs);
+            }
+            "--config" => args.config = Some(value("--config")?),
+            "--tools" => args.tools = Some(value("--tools")?),
+            "--schema" => args.schema = Some(value("--schema")?),
+            "-h" | "--help" => return Err(String::new()),
+            "--" => {
+                let rest: Vec<String> = argv.by_ref().collect();
+                prompt = Some(rest.join(" "));
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            text => {
+                if prompt.is_some() {
+                    return Err("give the prompt as one argument (quote it)".into());
+                }
+                prompt = Some(text.to_owned());
+            }
+        }
+    }
+    args.prompt = prompt
+        .filter(|p| !p.trim().is_empty())
+        .ok_or("no prompt given")?;
+    Ok(args)
+}
+
+fn read_json(path: &str, what: &str) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {what} file {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{what} file {path} is not JSON: {e}"))
+}
+
+/// Everything up to the request: builds the model and the messages.
+fn setup(
+    args: &Args,
+) -> Result<(OpenAICompatibleModel, Vec<ChatMessage>, Option<Vec<Tool>>), String> {
+    let mut config = match &args.config {
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err("--config must be a JSON object".into()),
+            Err(e) => return Err(format!("--config is not JSON: {e}")),
+        },
+        None => Map::new(),
+    };
+    if args.stream {
+        config.insert("stream".into(), Value::Bool(true));
+    }
+    let tools = match &args.tools {
+        Some(path) => {
+            let v = read_json(path, "tools")?;
+            let tools: Vec<Tool> = serde_json::from_value(v)
+                .map_err(|e| format!("tools file {path} is not a list of tools: {e}"))?;
+            Some(tools)
+        }
+        None => None,
+    };
+    let mut builder =
+        OpenAICompatibleModel::builder(args.model.clone().unwrap_or_else(|| "gpt-4o-mini".into()))
+            .model_config(Value::Object(config));
+    if let Some(n) = args.max_retries {
+        builder = builder.max_retries(n);
+    }
+    if let Some(secs) = args.timeout {
+        builder = builder.timeout(Duration::from_secs_f64(secs));
+    }
+    let model = builder.build().map_err(|e| e.to_string())?;
+    let mut messages = Vec::new();
+    if let Some(system) = &args.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    messages.push(ChatMessage::user(args.prompt.clone()));
+    Ok((model, messages, tools))
+}
+
+fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let text = serde_json::to_string_pretty(c).map_err(|e| e.to_string())?;
+        writeln!(out, "{text}").map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let message = c.message().ok_or("the server returned no choices")?;
+    if let Some(text) = message.text() {
+        writeln!(out, "{text}").map_err(|e| e.to_string())?;
+    }
+    for call in message.tool_calls.iter().flatten() {
+        writeln!(out, "{}({})", call.function.name, call.function.arguments)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn run(args: Args) -> Result<(), String> {
+    let (model, messages, tools) = setup(&args)?;
+    if let Some(path) = &args.schema {
+        let _ = read_json(path, "schema")?;
+        return Err(
+            "--schema is not supported yet (structured output arrives with its own release)".into(),
+        );
+    }
+    let response = model
+        .run(&messages, None, tools.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    match response {
+        openai_compatible::ModelResponse::Stream(stream) if !args.json => {
+            print_stream(stream).await?;
+            Ok(())
+        }
+        other => {
+            let completion = other.into_completion().await.map_err(|e| e.to_string())?;
+            print_completion(&completion, args.json)
+        }
+    }
+}
+
+/// Prints each delta as it arrives, flushed, then a newline.
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn print_stream(mut stream: openai_compatible::ChatCompletionStream) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    let mut calls = openai_compatible::ChunkAccumulator::new();
+    while let Some(chunk) = next(&mut stream).await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if let Some(text) = chunk
+            .choices
+            .first()
+            .and_then(|c| c.delta.content.as_deref())
+        {
+            out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        calls.push(&chunk);
+    }
+    writeln!(out).map_err(|e| e.to_string())?;
+    let done = calls.finish();
+    for call in done
+        .message()
+        .and_then(|m| m.tool_calls.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        writeln!(out, "{}({})", call.function.name, call.function.arguments)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "async"))]
+fn next(
+    s: &mut openai_compatible::ChatCompletionStream,
+) -> Option<openai_compatible::Result<openai_compatible::ChatCompletionChunk>> {
+    s.next()
+}
+
+#[cfg(feature = "async")]
+async fn next(
+    s: &mut openai_compatible::ChatCompletionStream,
+) -> Option<openai_compatible::Result<openai_compatible::ChatCompletionChunk>> {
+    futures_util::StreamExt::next(s).await
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            let line = msg.replace('\n', " ");
+            eprintln!("chat: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn args_or_exit() -> Result<Args, ExitCode> {
+    parse_args(std::env::args().skip(1)).map_err(|msg| {
+        if msg.is_empty() {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("chat: {msg}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    })
+}
+
+#[cfg(not(feature = "async"))]
+fn main() -> ExitCode {
+    match args_or_exit() {
+        Ok(args) => finish(run(args)),
+        Err(code) => code,
+    }
+}
+
+#[cfg(feature = "async")]
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match args_or_exit() {
+        Ok(args) => finish(run(args).await),
+        Err(code) => code,
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every check, as CI runs it: formatting, clippy and the tests in both builds (blocking and
+# async, real llama.cpp server included), and the docs with warnings denied.
+#
+#   scripts/test.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Formatting and lints need these components; a fresh machine may lack one.
+for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" \
+        || rustup component add "$component"
+done
+
+# The real server for the integration tests (stopped again on exit if we started it).
+started_server=0
+if ! scripts/server.sh status >/dev/null 2>&1; then
+    step "starting the local llama.cpp server"
+    scripts/server.sh start >/dev/null
+    started_server=1
+fi
+cleanup() { [ "$started_server" = 1 ] && scripts/server.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (blocking)"
+cargo clippy --all-targets -- -D warnings
+step "clippy (async)"
+cargo clippy --all-targets --features async -- -D warnings
+
+step "tests (blocking)"
+cargo test
+step "tests (async)"
+cargo test --features async
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features async
+
+step "all checks passed"
