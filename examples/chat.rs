@@ -94,10 +94,15 @@ fn read_json(path: &str, what: &str) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{what} file {path} is not JSON: {e}"))
 }
 
+/// What a run needs: the model, the conversation and the tools offered.
+struct Setup {
+    model: OpenAICompatibleModel,
+    messages: Vec<ChatMessage>,
+    tools: Option<Vec<Tool>>,
+}
+
 /// Everything up to the request: builds the model and the messages.
-fn setup(
-    args: &Args,
-) -> Result<(OpenAICompatibleModel, Vec<ChatMessage>, Option<Vec<Tool>>), String> {
+fn setup(args: &Args) -> Result<Setup, String> {
     let mut config = match &args.config {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(m)) => m,
@@ -133,7 +138,11 @@ fn setup(
         messages.push(ChatMessage::system(system.clone()));
     }
     messages.push(ChatMessage::user(args.prompt.clone()));
-    Ok((model, messages, tools))
+    Ok(Setup {
+        model,
+        messages,
+        tools,
+    })
 }
 
 fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result<(), String> {
@@ -157,7 +166,11 @@ fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn run(args: Args) -> Result<(), String> {
-    let (model, messages, tools) = setup(&args)?;
+    let Setup {
+        model,
+        messages,
+        tools,
+    } = setup(&args)?;
     if let Some(path) = &args.schema {
         let _ = read_json(path, "schema")?;
         return Err(
