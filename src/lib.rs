@@ -145,7 +145,9 @@ compile_error!(
 mod client;
 mod config;
 mod error;
+mod logging;
 mod model;
+pub mod preprocess;
 mod request;
 mod response;
 mod retry;

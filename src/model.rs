@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use crate::client::ChatClient;
 use crate::config::{self, ApiKey, Requested, Resolved};
 use crate::error::{ApiError, Error, Result};
+use crate::logging::{IoLog, LogOptions};
+use crate::preprocess;
 use crate::request::{self, Prepared};
 use crate::response::ModelResponse;
 use crate::retry::{self, Decision, Delays};
@@ -39,6 +41,8 @@ pub struct OpenAICompatibleModel {
     default_query: Vec<(String, String)>,
     http: HttpTransport,
     client: Option<Arc<dyn ChatClient>>,
+    extract_thinking: bool,
+    io_log: Option<Arc<IoLog>>,
 }
 
 impl fmt::Debug for OpenAICompatibleModel {
@@ -74,6 +78,8 @@ pub struct OpenAICompatibleModelBuilder {
     default_headers: Vec<(String, String)>,
     default_query: Vec<(String, String)>,
     client: Option<Arc<dyn ChatClient>>,
+    extract_thinking: bool,
+    pub(crate) io_log: LogOptions,
     #[cfg(not(feature = "async"))]
     agent: Option<ureq::Agent>,
     #[cfg(feature = "async")]
@@ -106,6 +112,8 @@ impl OpenAICompatibleModel {
             default_headers: Vec::new(),
             default_query: Vec::new(),
             client: None,
+            extract_thinking: true,
+            io_log: LogOptions::default(),
             #[cfg(not(feature = "async"))]
             agent: None,
             #[cfg(feature = "async")]
@@ -151,6 +159,7 @@ impl OpenAICompatibleModel {
         tools: Option<&[Tool]>,
         force_stream: Option<bool>,
     ) -> Result<Prepared> {
+        let messages = &*preprocess::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
         match force_stream {
             None => request::prepare(&self.model_type, messages, &self.config, tools, rf.as_ref()),
@@ -222,6 +231,7 @@ impl OpenAICompatibleModel {
     ///
     /// Returns [`ModelResponse::Completion`], or [`ModelResponse::Stream`] when the config's
     /// `stream` is truthy.
+    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = tracing::field::Empty))]
     pub async fn run(
         &self,
         messages: &[ChatMessage],
@@ -229,6 +239,12 @@ impl OpenAICompatibleModel {
         tools: Option<&[Tool]>,
     ) -> Result<ModelResponse> {
         let prepared = self.prepare(messages, response_format, tools, None)?;
+        let mode = if prepared.stream {
+            "stream"
+        } else {
+            "completion"
+        };
+        tracing::Span::current().record("mode", mode);
         if prepared.stream {
             Ok(ModelResponse::Stream(self.open_stream(&prepared).await?))
         } else {
@@ -238,6 +254,7 @@ impl OpenAICompatibleModel {
 
     /// A non-streamed completion of `messages` with the config's tools, whatever the
     /// config's `stream` says.
+    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = "completion"))]
     pub async fn complete(&self, messages: &[ChatMessage]) -> Result<ChatCompletion> {
         let prepared = self.prepare(messages, None, None, Some(false))?;
         self.execute(&prepared).await
@@ -245,12 +262,30 @@ impl OpenAICompatibleModel {
 
     /// A streamed completion of `messages` with the config's tools, whatever the config's
     /// `stream` says.
+    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = "stream"))]
     pub async fn stream(&self, messages: &[ChatMessage]) -> Result<ChatCompletionStream> {
         let prepared = self.prepare(messages, None, None, Some(true))?;
         self.open_stream(&prepared).await
     }
 
+    /// One non-streamed request: sent (or handed to the custom client), think tags
+    /// extracted, logged.
     pub(crate) async fn execute(&self, prepared: &Prepared) -> Result<ChatCompletion> {
+        let record = self
+            .io_log
+            .as_ref()
+            .and_then(|l| l.request(&self.model_type, &prepared.body));
+        let mut result = self.fetch_completion(prepared).await;
+        if let (Ok(completion), true) = (&mut result, self.extract_thinking) {
+            preprocess::extract_thinking(completion);
+        }
+        if let Some(record) = record {
+            record.finish(result.as_ref());
+        }
+        result
+    }
+
+    async fn fetch_completion(&self, prepared: &Prepared) -> Result<ChatCompletion> {
         if let Some(client) = &self.client {
             let body = body_value(prepared)?;
             return client.create(&body).await.map_err(Error::Client);
@@ -261,7 +296,26 @@ impl OpenAICompatibleModel {
         }
     }
 
+    /// One streamed request, logged when the stream ends.
     pub(crate) async fn open_stream(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
+        let record = self
+            .io_log
+            .as_ref()
+            .and_then(|l| l.request(&self.model_type, &prepared.body));
+        let result = self.connect_stream(prepared).await;
+        match (record, result) {
+            (Some(record), Ok(stream)) => {
+                Ok(stream.observe(Box::new(move |c, end| record.finish_stream(c, end))))
+            }
+            (Some(record), Err(e)) => {
+                record.finish(Err(&e));
+                Err(e)
+            }
+            (None, result) => result,
+        }
+    }
+
+    async fn connect_stream(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
         if let Some(client) = &self.client {
             let body = body_value(prepared)?;
             return client.create_stream(&body).await.map_err(Error::Client);
@@ -312,7 +366,10 @@ impl OpenAICompatibleModel {
             };
             let can_retry = attempt < self.max_retries;
             match outcome {
-                Ok(reply) if reply.head().is_success() => return Ok(reply),
+                Ok(reply) if reply.head().is_success() => {
+                    tracing::debug!(attempt, status = reply.head().status, "response");
+                    return Ok(reply);
+                }
                 Ok(reply) => {
                     let (head, body) = match reply {
                         Reply::Full(h, b) => (h, b),
@@ -333,8 +390,23 @@ impl OpenAICompatibleModel {
                     } else {
                         Decision::Stop
                     };
+                    tracing::debug!(
+                        attempt,
+                        status = head.status,
+                        retry = matches!(decision, Decision::Retry(_)),
+                        "error response"
+                    );
                     match decision {
-                        Decision::Retry(delay) => transport::sleep(delay).await,
+                        Decision::Retry(delay) => {
+                            tracing::warn!(
+                                attempt,
+                                status = head.status,
+                                delay_ms = delay.as_millis() as u64,
+                                reason = "status",
+                                "retrying"
+                            );
+                            transport::sleep(delay).await
+                        }
                         Decision::Stop => {
                             return Err(Error::Api(Box::new(ApiError::from_body(
                                 Some(head.status),
@@ -345,8 +417,16 @@ impl OpenAICompatibleModel {
                         }
                     }
                 }
-                Err(e) if e.retryable && can_retry => transport::sleep(delays.next()).await,
-                Err(e) => return Err(e.error),
+                Err(e) if e.retryable && can_retry => {
+                    let delay = delays.next();
+                    tracing::debug!(attempt, error = %e.error, "request failed");
+                    tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, reason = %e.error, "retrying");
+                    transport::sleep(delay).await
+                }
+                Err(e) => {
+                    tracing::debug!(attempt, error = %e.error, retryable = e.retryable, "request failed");
+                    return Err(e.error);
+                }
             }
             attempt += 1;
         }
@@ -442,6 +522,17 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
+    /// Whether `<think>` blocks are processed (default `true`, CAMEL's
+    /// `extract_thinking_from_response`). The switch covers both directions: when on, think
+    /// blocks are removed from user and assistant messages before sending, and a
+    /// non-streamed answer's first block becomes its `reasoning_content` (see
+    /// [`preprocess`](crate::preprocess)); when off, text goes out and comes back verbatim.
+    /// Tool-call regrouping stays on either way.
+    pub fn extract_thinking_from_response(mut self, on: bool) -> Self {
+        self.extract_thinking = on;
+        self
+    }
+
     /// Answer requests with this client instead of HTTP (CAMEL's `client`). See
     /// [`ChatClient`]. Timeouts, retries, headers and the API key do not apply.
     pub fn client(mut self, client: impl ChatClient + 'static) -> Self {
@@ -499,6 +590,7 @@ impl OpenAICompatibleModelBuilder {
         };
         request::validate_config(&config)?;
         let resolved: Resolved = config::resolve(&self.requested, env)?;
+        let io_log = self.io_log.resolve(env).map(Arc::new);
 
         let mut headers = vec![
             ("Content-Type".to_owned(), "application/json".to_owned()),
@@ -539,6 +631,8 @@ impl OpenAICompatibleModelBuilder {
             default_query: self.default_query,
             http,
             client: self.client,
+            extract_thinking: self.extract_thinking,
+            io_log,
         })
     }
 }

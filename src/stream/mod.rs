@@ -116,6 +116,49 @@ mod imp {
 /// [`Error::Timeout`](crate::Error::Timeout); a long but lively stream is never cut.
 pub struct ChatCompletionStream {
     source: imp::Source,
+    /// Set only when someone (the model I/O log) wants the outcome; `None` costs nothing.
+    observer: Option<Box<Observer>>,
+}
+
+/// How an observed stream ended.
+pub(crate) enum StreamEnd<'a> {
+    /// The body ended normally.
+    Done,
+    /// The stream yielded this error (and ended).
+    Failed(&'a crate::Error),
+    /// The caller dropped the stream before its end.
+    Dropped,
+}
+
+/// Called once with what arrived (assembled) and how the stream ended.
+pub(crate) type OnStreamEnd = Box<dyn FnOnce(ChatCompletion, StreamEnd<'_>) + Send>;
+
+/// Accumulates the chunks the caller reads and reports once, at the end (or on drop).
+struct Observer {
+    acc: ChunkAccumulator,
+    on_end: Option<OnStreamEnd>,
+}
+
+impl Observer {
+    fn see(&mut self, item: Option<&Result<ChatCompletionChunk>>) {
+        match item {
+            Some(Ok(chunk)) => self.acc.push(chunk),
+            Some(Err(e)) => self.end(StreamEnd::Failed(e)),
+            None => self.end(StreamEnd::Done),
+        }
+    }
+
+    fn end(&mut self, how: StreamEnd<'_>) {
+        if let Some(on_end) = self.on_end.take() {
+            on_end(std::mem::take(&mut self.acc).finish(), how);
+        }
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.end(StreamEnd::Dropped);
+    }
 }
 
 impl std::fmt::Debug for ChatCompletionStream {
@@ -134,7 +177,10 @@ impl ChatCompletionStream {
         let source = imp::Source::http(body, secret, max_event);
         #[cfg(feature = "async")]
         let source = imp::http(body, secret, max_event);
-        ChatCompletionStream { source }
+        ChatCompletionStream {
+            source,
+            observer: None,
+        }
     }
 
     /// A stream over chunks you already have, for a custom
@@ -148,7 +194,20 @@ impl ChatCompletionStream {
         let source = imp::Source::Chunks(Box::new(chunks.into_iter()));
         #[cfg(feature = "async")]
         let source: imp::Source = Box::pin(futures_util::stream::iter(chunks));
-        ChatCompletionStream { source }
+        ChatCompletionStream {
+            source,
+            observer: None,
+        }
+    }
+
+    /// Calls `on_end` once the stream ends, fails or is dropped, with the chunks read so
+    /// far assembled into a completion.
+    pub(crate) fn observe(mut self, on_end: OnStreamEnd) -> Self {
+        self.observer = Some(Box::new(Observer {
+            acc: ChunkAccumulator::new(),
+            on_end: Some(on_end),
+        }));
+        self
     }
 }
 
@@ -157,7 +216,11 @@ impl Iterator for ChatCompletionStream {
     type Item = Result<ChatCompletionChunk>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.source.next()
+        let item = self.source.next();
+        if let Some(observer) = &mut self.observer {
+            observer.see(item.as_ref());
+        }
+        item
     }
 }
 
@@ -169,7 +232,11 @@ impl futures_util::Stream for ChatCompletionStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.source.as_mut().poll_next(cx)
+        let poll = self.source.as_mut().poll_next(cx);
+        if let (std::task::Poll::Ready(item), Some(observer)) = (&poll, &mut self.observer) {
+            observer.see(item.as_ref());
+        }
+        poll
     }
 }
 
