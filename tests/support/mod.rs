@@ -31,6 +31,7 @@
 #![allow(dead_code)]
 
 pub mod modes;
+pub mod real;
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;

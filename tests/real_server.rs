@@ -1,0 +1,180 @@
+//! Against a real OpenAI-compatible server: llama.cpp's own C++ server with SmolLM2-135M,
+//! started on 127.0.0.1 by scripts/server.sh. Both builds. These tests assert structure,
+//! never the model's wording.
+
+mod support;
+
+use std::time::Duration;
+
+use openai_compatible::{
+    ChatMessage, Error, FinishReason, OpenAICompatibleModel, Role, Tool, ToolCall,
+};
+use serde_json::{json, Value};
+use support::modes::collect;
+use support::real::real_server;
+
+fn model(config: Value) -> OpenAICompatibleModel {
+    let server = real_server();
+    OpenAICompatibleModel::builder("smollm2")
+        .url(server.url)
+        .api_key(server.api_key)
+        .timeout(Duration::from_secs(120))
+        .max_retries(1)
+        .model_config(config)
+        .build()
+        .unwrap()
+}
+
+fn short() -> Value {
+    json!({"max_tokens": 16, "temperature": 0, "seed": 42})
+}
+
+fn prompt() -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::system("You are a helpful assistant."),
+        ChatMessage::user("Name three colours."),
+    ]
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn plain_completion() {
+    let c = model(short()).complete(&prompt()).await.unwrap();
+    assert_eq!(c.object, "chat.completion");
+    assert!(c.id.starts_with("chatcmpl-"));
+    let choice = &c.choices[0];
+    assert_eq!(choice.message.role, Role::Assistant);
+    assert!(!c.content().unwrap_or("").is_empty());
+    assert!(matches!(choice.finish_reason, Some(FinishReason::Stop | FinishReason::Length)));
+    let usage = c.usage.as_ref().unwrap();
+    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+    assert!(c.extra.contains_key("timings"), "llama.cpp's extra field is kept");
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn streaming_with_usage_matches_the_plain_answer() {
+    let mut config = short();
+    config["stream_options"] = json!({"include_usage": true});
+    let m = model(config);
+    let items = collect(m.stream(&prompt()).await.unwrap()).await;
+    let chunks: Vec<_> = items.into_iter().map(|i| i.unwrap()).collect();
+    assert!(chunks.len() >= 3, "{}", chunks.len());
+    assert_eq!(chunks[0].choices[0].delta.role, Some(Role::Assistant));
+    let finish_at = chunks
+        .iter()
+        .position(|c| c.choices.first().is_some_and(|ch| ch.finish_reason.is_some()))
+        .expect("a finish chunk");
+    let last = chunks.last().unwrap();
+    assert!(last.choices.is_empty() && last.usage.is_some(), "usage chunk last");
+    assert!(finish_at < chunks.len() - 1);
+    let mut acc = openai_compatible::ChunkAccumulator::new();
+    for c in &chunks {
+        acc.push(c);
+    }
+    let streamed = acc.finish();
+    // The server is deterministic at temperature 0 with its prompt cache off.
+    let plain = m.complete(&prompt()).await.unwrap();
+    assert_eq!(streamed.content(), plain.content());
+    assert_eq!(streamed.usage.unwrap().completion_tokens, plain.usage.unwrap().completion_tokens);
+}
+
+fn weather_tool() -> Tool {
+    Tool::function(
+        "get_weather",
+        "Get the current weather for a city",
+        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    )
+}
+
+/// Three worked examples: the 135M model calls tools reliably only with them.
+fn few_shot(city: &str) -> Vec<ChatMessage> {
+    let mut m = vec![ChatMessage::system("Always call get_weather for weather questions.")];
+    for known in ["London", "Tokyo", "Berlin"] {
+        m.push(ChatMessage::user(format!("What is the weather in {known}?")));
+        m.push(ChatMessage::assistant_tool_calls(vec![ToolCall::function(
+            format!("call_{known}"),
+            "get_weather",
+            json!({"city": known}).to_string(),
+        )]));
+        m.push(ChatMessage::tool(format!("call_{known}"), r#"{"temp_c": 20}"#));
+        m.push(ChatMessage::assistant(format!("It is 20 C in {known}.")));
+    }
+    m.push(ChatMessage::user(format!("What is the weather in {city}?")));
+    m
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn tools_round_trip() {
+    let m = model(json!({"max_tokens": 60, "temperature": 0, "tool_choice": "required"}));
+    let mut messages = few_shot("Paris");
+    let resp = m.run(&messages, None, Some(&[weather_tool()])).await.unwrap();
+    let c = resp.into_completion().await.unwrap();
+    assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+    let msg = c.choices[0].message.clone();
+    let call = &msg.tool_calls.as_ref().unwrap()[0];
+    assert_eq!(call.function.name, "get_weather");
+    assert!(!call.id.is_empty());
+    let args: Value = call.function.parse_arguments().unwrap();
+    assert!(args["city"].is_string());
+
+    // Send the result back: the assistant message goes into the history as it came.
+    let call_id = call.id.clone();
+    messages.push(msg);
+    messages.push(ChatMessage::tool(call_id, r#"{"temp_c": 18}"#));
+    let follow = model(json!({"max_tokens": 30, "temperature": 0}))
+        .run(&messages, None, Some(&[weather_tool()]))
+        .await
+        .unwrap()
+        .into_completion()
+        .await
+        .unwrap();
+    assert!(!follow.content().unwrap_or("").is_empty());
+    assert!(follow.choices[0].message.tool_calls.is_none());
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn tools_streamed() {
+    let m = model(json!({"max_tokens": 60, "temperature": 0, "stream": true}));
+    let resp = m.run(&few_shot("Rome"), None, Some(&[weather_tool()])).await.unwrap();
+    let c = resp.into_completion().await.unwrap();
+    assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+    let call = &c.choices[0].message.tool_calls.as_ref().unwrap()[0];
+    assert_eq!(call.function.name, "get_weather");
+    let args: Value = call.function.parse_arguments().unwrap();
+    assert!(args["city"].is_string());
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn two_choices() {
+    let c = model(json!({"max_tokens": 8, "temperature": 0.8, "n": 2})).complete(&prompt()).await.unwrap();
+    assert_eq!(c.choices.len(), 2);
+    assert_eq!(c.choices[1].index, 1);
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn server_errors_are_typed_and_not_retried() {
+    // A prompt beyond the 2048-token context.
+    let long = "word ".repeat(3000);
+    let err = model(short()).complete(&[ChatMessage::user(long)]).await.unwrap_err();
+    let api = err.api_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(api.status, Some(400));
+    assert_eq!(api.kind.as_deref(), Some("exceed_context_size_error"));
+    assert_eq!(api.code, Some(openai_compatible::ErrorCode::Number(400)));
+
+    let err = model(json!({"max_tokens": 8, "tool_choice": "bogus"}))
+        .run(&prompt(), None, Some(&[weather_tool()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err:?}");
+
+    let server = real_server();
+    let wrong = OpenAICompatibleModel::builder("smollm2")
+        .url(server.url)
+        .api_key("sk-wrong-key-0123456789")
+        .build()
+        .unwrap();
+    let err = wrong.complete(&prompt()).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert!(matches!(&err, Error::Api(e) if e.kind.as_deref() == Some("authentication_error")));
+    assert!(!format!("{err:?}").contains("sk-wrong-key-0123456789"));
+}
