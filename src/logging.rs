@@ -123,7 +123,7 @@ impl IoLog {
         );
         entry.insert("request".into(), self.request_entry(body));
         let written = fs::create_dir_all(&self.dir)
-            .and_then(|()| create_unique(&self.dir))
+            .and_then(|()| create_unique(&self.dir, &file_stamp(SystemTime::now())))
             .and_then(|(path, file)| write_json(file, &entry).map(|()| path));
         match written {
             Ok(path) => Some(LogRecord { path, entry }),
@@ -223,8 +223,7 @@ fn write_json(file: File, value: &Map<String, Value>) -> io::Result<()> {
 
 /// `conv_<time>.json`, or `conv_<time>_<n>.json` when another request (of this or another
 /// process) got the same microsecond.
-fn create_unique(dir: &Path) -> io::Result<(PathBuf, File)> {
-    let stamp = file_stamp(SystemTime::now());
+fn create_unique(dir: &Path, stamp: &str) -> io::Result<(PathBuf, File)> {
     let mut n = 0u32;
     loop {
         let name = if n == 0 {
@@ -392,6 +391,28 @@ mod tests {
         // A leap day.
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(iso(leap), "2000-02-29T00:00:00.000000+00:00");
+    }
+
+    #[test]
+    fn names_are_unique_within_one_microsecond() {
+        let dir = std::env::temp_dir().join(format!("oc-log-unique-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let stamp = "20240101_000000_000001";
+        let names: Vec<String> = (0..3)
+            .map(|_| {
+                let (path, _) = create_unique(&dir, stamp).unwrap();
+                path.file_name().unwrap().to_string_lossy().into_owned()
+            })
+            .collect();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            names,
+            [
+                "conv_20240101_000000_000001.json",
+                "conv_20240101_000000_000001_1.json",
+                "conv_20240101_000000_000001_2.json"
+            ]
+        );
     }
 
     #[test]
