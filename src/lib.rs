@@ -124,6 +124,31 @@
 //! [`Error::StreamApi`], [`Error::IncompleteStream`], [`Error::Config`], … The API key never
 //! appears in an error, in `Debug` output or in logs.
 //!
+//! # Message processing
+//!
+//! Before every request, `<think>…</think>` blocks are removed from user and assistant
+//! messages, and tool results are moved right after the assistant message that called them
+//! (a conversation already in that order is sent as it is). A non-streamed answer whose text
+//! holds `<think>` blocks gets the first one as `reasoning_content`. The functions are public
+//! in [`preprocess`];
+//! [`extract_thinking_from_response(false)`](OpenAICompatibleModelBuilder::extract_thinking_from_response)
+//! turns think-tag handling off in both directions.
+//!
+//! # Logging
+//!
+//! Model I/O logs as CAMEL writes them: with `CAMEL_MODEL_LOG_ENABLED=true` (or
+//! [`log_model_io(true)`](OpenAICompatibleModelBuilder::log_model_io)) each request writes
+//! `camel_logs/<agent id or none>/conv_<time>.json` holding the payload sent and the answer
+//! (a stream's when it ends). `CAMEL_LOG_DIR` or `log_dir` moves them,
+//! `CAMEL_MODEL_LOG_MODEL_CONFIG_ENABLED` or `log_model_config` keeps the request parameters
+//! out, `agent_id` names the folder. The API key is never written, and a log that cannot be
+//! written only costs a warning.
+//!
+//! With a [`tracing`](https://docs.rs/tracing) subscriber installed, each `run`, `complete`
+//! and `stream` is a `chat` span (`model`, `mode`) with a debug event per HTTP attempt
+//! (attempt, status or error) and a warning per retry (delay, reason). Message text and keys
+//! never appear in them.
+//!
 //! # A custom client
 //!
 //! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
