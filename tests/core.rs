@@ -63,9 +63,15 @@ async fn headers_and_query() {
         .unwrap();
     m.complete(&hi()).await.unwrap();
     let req = &server.requests()[0];
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(req.header("content-type"), Some("application/json"));
-    assert!(req.header("user-agent").unwrap().starts_with("openai-compatible/"));
+    assert!(req
+        .header("user-agent")
+        .unwrap()
+        .starts_with("openai-compatible/"));
     assert_eq!(req.header("x-stainless-retry-count"), Some("0"));
     assert_eq!(req.header("openai-organization"), Some("org-1"));
     assert_eq!(req.header("openai-project"), Some("proj-1"));
@@ -74,7 +80,10 @@ async fn headers_and_query() {
     assert_eq!(req.path_only(), "/v1/chat/completions");
     assert_eq!(
         req.query(),
-        vec![("api-version".to_string(), "2024-01".to_string()), ("q".to_string(), "a b".to_string())]
+        vec![
+            ("api-version".to_string(), "2024-01".to_string()),
+            ("q".to_string(), "a b".to_string())
+        ]
     );
     assert!(req.json().get("extra_headers").is_none());
 }
@@ -116,11 +125,16 @@ async fn tool_call_answers_parse() {
 async fn retried_statuses_use_every_attempt() {
     for status in [408u16, 409, 429, 500, 502, 503] {
         let server = ScriptedServer::start(vec![
-            Reply::json(status, json!({"error": {"message": "again"}})).header("retry-after-ms", "10"),
-            Reply::json(status, json!({"error": {"message": "again"}})).header("retry-after-ms", "10"),
+            Reply::json(status, json!({"error": {"message": "again"}}))
+                .header("retry-after-ms", "10"),
+            Reply::json(status, json!({"error": {"message": "again"}}))
+                .header("retry-after-ms", "10"),
             Reply::json(200, chat_completion("ok")),
         ]);
-        let c = model_with(&server, json!({}), 2).complete(&hi()).await.unwrap();
+        let c = model_with(&server, json!({}), 2)
+            .complete(&hi())
+            .await
+            .unwrap();
         assert_eq!(c.content(), Some("ok"), "{status}");
         let counts: Vec<String> = server
             .requests()
@@ -133,12 +147,20 @@ async fn retried_statuses_use_every_attempt() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn retries_are_bounded_by_max_retries() {
-    let server = ScriptedServer::always(Reply::json(503, json!({"error": {"message": "down"}})).header("retry-after-ms", "5"));
-    let err = model_with(&server, json!({}), 3).complete(&hi()).await.unwrap_err();
+    let server = ScriptedServer::always(
+        Reply::json(503, json!({"error": {"message": "down"}})).header("retry-after-ms", "5"),
+    );
+    let err = model_with(&server, json!({}), 3)
+        .complete(&hi())
+        .await
+        .unwrap_err();
     assert_eq!(server.hits(), 4);
     assert_eq!(err.status(), Some(503));
     assert!(err.is_transient());
-    let err = model_with(&server, json!({}), 0).complete(&hi()).await.unwrap_err();
+    let err = model_with(&server, json!({}), 0)
+        .complete(&hi())
+        .await
+        .unwrap_err();
     assert_eq!(server.hits(), 5);
     assert_eq!(err.status(), Some(503));
 }
@@ -146,7 +168,8 @@ async fn retries_are_bounded_by_max_retries() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn client_errors_are_not_retried() {
     for status in [400u16, 401, 403, 404, 422] {
-        let server = ScriptedServer::always(Reply::json(status, json!({"error": {"message": "no"}})));
+        let server =
+            ScriptedServer::always(Reply::json(status, json!({"error": {"message": "no"}})));
         let err = model(&server).complete(&hi()).await.unwrap_err();
         assert_eq!(server.hits(), 1, "{status}");
         assert_eq!(err.status(), Some(status));
@@ -166,7 +189,8 @@ async fn x_should_retry_overrides_both_ways() {
     assert!(ok.is_ok());
     assert_eq!(server.hits(), 2);
 
-    let server = ScriptedServer::always(Reply::json(503, json!({})).header("x-should-retry", "false"));
+    let server =
+        ScriptedServer::always(Reply::json(503, json!({})).header("x-should-retry", "false"));
     let err = model(&server).complete(&hi()).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(server.hits(), 1);
@@ -181,7 +205,11 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(350), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(350),
+        "{:?}",
+        t.elapsed()
+    );
 
     // retry-after in seconds: at least that long.
     let server = ScriptedServer::start(vec![
@@ -190,7 +218,11 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(950), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
 
     // An HTTP date two seconds ahead (whole seconds: at least one second of wait).
     let when = httpdate(std::time::SystemTime::now() + Duration::from_secs(2));
@@ -200,11 +232,17 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(server.hits(), 2);
 
     // More than 120 s: not retried at all.
-    let server = ScriptedServer::always(Reply::json(429, json!({"error": {"message": "later"}})).header("retry-after", "300"));
+    let server = ScriptedServer::always(
+        Reply::json(429, json!({"error": {"message": "later"}})).header("retry-after", "300"),
+    );
     let t = Instant::now();
     let err = model(&server).complete(&hi()).await.unwrap_err();
     assert!(err.is_rate_limit());
@@ -225,7 +263,9 @@ fn httpdate(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
     format!(
         "{wd}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
@@ -252,7 +292,11 @@ async fn connection_refused_is_retried_then_reported() {
     let err = m.complete(&hi()).await.unwrap_err();
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
     // One backoff delay (0.375–0.5 s) between the two attempts.
-    assert!(t.elapsed() >= Duration::from_millis(370), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(370),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -268,7 +312,9 @@ async fn a_dropped_connection_is_retried() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_stalled_server_times_out() {
-    let server = ScriptedServer::always(Reply::json(200, chat_completion("late")).delay_head(Duration::from_secs(5)));
+    let server = ScriptedServer::always(
+        Reply::json(200, chat_completion("late")).delay_head(Duration::from_secs(5)),
+    );
     let m = OpenAICompatibleModel::builder("m")
         .url(server.url())
         .api_key(KEY)
@@ -288,7 +334,9 @@ async fn a_stalled_server_times_out() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn per_call_timeout_in_config_overrides() {
-    let server = ScriptedServer::always(Reply::json(200, chat_completion("late")).delay_head(Duration::from_secs(5)));
+    let server = ScriptedServer::always(
+        Reply::json(200, chat_completion("late")).delay_head(Duration::from_secs(5)),
+    );
     let m = model_with(&server, json!({"timeout": 0.3}), 0);
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
@@ -296,9 +344,18 @@ async fn per_call_timeout_in_config_overrides() {
     assert!(t.elapsed() < Duration::from_secs(2));
 }
 
+/// A reply and the status, message, code and type the error must carry.
+type ErrorCase = (
+    Reply,
+    u16,
+    &'static str,
+    Option<ErrorCode>,
+    Option<&'static str>,
+);
+
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn error_shapes() {
-    let cases: Vec<(Reply, u16, &str, Option<ErrorCode>, Option<&str>)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         (
             Reply::json(400, json!({"error": {"message": "bad param", "type": "invalid_request_error", "param": "messages", "code": "invalid_value"}})),
             400, "bad param", Some(ErrorCode::Text("invalid_value".into())), Some("invalid_request_error"),
@@ -328,9 +385,16 @@ async fn error_shapes() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn invalid_json_on_200_is_a_decode_error_and_not_retried() {
-    let server = ScriptedServer::always(Reply::text(200, "application/json", "{\"choices\": [ truncated"));
+    let server = ScriptedServer::always(Reply::text(
+        200,
+        "application/json",
+        "{\"choices\": [ truncated",
+    ));
     let err = model(&server).complete(&hi()).await.unwrap_err();
-    assert!(matches!(&err, Error::Decode { snippet, .. } if snippet.contains("truncated")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Decode { snippet, .. } if snippet.contains("truncated")),
+        "{err:?}"
+    );
     assert_eq!(server.hits(), 1);
     let server = ScriptedServer::always(Reply::json(200, json!({"error": {"message": "quota"}})));
     let err = model(&server).complete(&hi()).await.unwrap_err();
@@ -364,7 +428,11 @@ async fn run_returns_the_mode_the_config_asks_for() {
         ModelResponse::Completion(c) => assert_eq!(c.content(), Some("plain")),
         other => panic!("{other:?}"),
     }
-    let streaming = model_with(&server, json!({"stream": true, "stream_options": {"include_usage": true}}), 0);
+    let streaming = model_with(
+        &server,
+        json!({"stream": true, "stream_options": {"include_usage": true}}),
+        0,
+    );
     let resp = streaming.run(&hi(), None, None).await.unwrap();
     assert!(matches!(resp, ModelResponse::Stream(_)));
     let c = resp.into_completion().await.unwrap();
@@ -398,7 +466,9 @@ async fn futures_are_send_and_spawnable() {
     let mut handles = Vec::new();
     for _ in 0..4 {
         let m = m.clone();
-        handles.push(tokio::spawn(async move { m.complete(&[ChatMessage::user("x")]).await }));
+        handles.push(tokio::spawn(async move {
+            m.complete(&[ChatMessage::user("x")]).await
+        }));
     }
     let m2 = m.clone();
     let streamed = tokio::spawn(async move {

@@ -31,7 +31,10 @@ async fn environment_resolution() {
     // No key anywhere: build() names every source.
     match OpenAICompatibleModel::builder("m").build() {
         Err(Error::Config(msg)) => {
-            assert!(msg.contains("OPENAI_COMPATIBILITY_API_KEY") && msg.contains("OPENAI_API_KEY"), "{msg}")
+            assert!(
+                msg.contains("OPENAI_COMPATIBILITY_API_KEY") && msg.contains("OPENAI_API_KEY"),
+                "{msg}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -45,18 +48,36 @@ async fn environment_resolution() {
 
     // MODEL_TIMEOUT: seconds as a float; malformed fails build() quoting the value.
     std::env::set_var("MODEL_TIMEOUT", "2.5");
-    assert_eq!(OpenAICompatibleModel::builder("m").build().unwrap().timeout(), Duration::from_millis(2500));
+    assert_eq!(
+        OpenAICompatibleModel::builder("m")
+            .build()
+            .unwrap()
+            .timeout(),
+        Duration::from_millis(2500)
+    );
     std::env::set_var("MODEL_TIMEOUT", "ten");
     match OpenAICompatibleModel::builder("m").build() {
-        Err(Error::Config(msg)) => assert!(msg.contains("MODEL_TIMEOUT") && msg.contains("\"ten\""), "{msg}"),
+        Err(Error::Config(msg)) => assert!(
+            msg.contains("MODEL_TIMEOUT") && msg.contains("\"ten\""),
+            "{msg}"
+        ),
         other => panic!("{other:?}"),
     }
     // An explicit timeout wins over a malformed variable? No: CAMEL only reads the variable
     // when no timeout is given, and so do we.
-    let explicit = OpenAICompatibleModel::builder("m").timeout(Duration::from_secs(9)).build().unwrap();
+    let explicit = OpenAICompatibleModel::builder("m")
+        .timeout(Duration::from_secs(9))
+        .build()
+        .unwrap();
     assert_eq!(explicit.timeout(), Duration::from_secs(9));
     std::env::set_var("MODEL_TIMEOUT", "0");
-    assert_eq!(OpenAICompatibleModel::builder("m").build().unwrap().timeout(), Duration::from_secs(180));
+    assert_eq!(
+        OpenAICompatibleModel::builder("m")
+            .build()
+            .unwrap()
+            .timeout(),
+        Duration::from_secs(180)
+    );
 
     // The compatibility variables win over the plain ones, and requests really use them.
     let server = ScriptedServer::start(vec![Reply::json(200, chat_completion("env"))]);

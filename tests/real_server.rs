@@ -44,11 +44,20 @@ async fn plain_completion() {
     let choice = &c.choices[0];
     assert_eq!(choice.message.role, Role::Assistant);
     assert!(!c.content().unwrap_or("").is_empty());
-    assert!(matches!(choice.finish_reason, Some(FinishReason::Stop | FinishReason::Length)));
+    assert!(matches!(
+        choice.finish_reason,
+        Some(FinishReason::Stop | FinishReason::Length)
+    ));
     let usage = c.usage.as_ref().unwrap();
     assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
-    assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
-    assert!(c.extra.contains_key("timings"), "llama.cpp's extra field is kept");
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+    assert!(
+        c.extra.contains_key("timings"),
+        "llama.cpp's extra field is kept"
+    );
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -62,10 +71,17 @@ async fn streaming_with_usage_matches_the_plain_answer() {
     assert_eq!(chunks[0].choices[0].delta.role, Some(Role::Assistant));
     let finish_at = chunks
         .iter()
-        .position(|c| c.choices.first().is_some_and(|ch| ch.finish_reason.is_some()))
+        .position(|c| {
+            c.choices
+                .first()
+                .is_some_and(|ch| ch.finish_reason.is_some())
+        })
         .expect("a finish chunk");
     let last = chunks.last().unwrap();
-    assert!(last.choices.is_empty() && last.usage.is_some(), "usage chunk last");
+    assert!(
+        last.choices.is_empty() && last.usage.is_some(),
+        "usage chunk last"
+    );
     assert!(finish_at < chunks.len() - 1);
     let mut acc = openai_compatible::ChunkAccumulator::new();
     for c in &chunks {
@@ -75,7 +91,10 @@ async fn streaming_with_usage_matches_the_plain_answer() {
     // The server is deterministic at temperature 0 with its prompt cache off.
     let plain = m.complete(&prompt()).await.unwrap();
     assert_eq!(streamed.content(), plain.content());
-    assert_eq!(streamed.usage.unwrap().completion_tokens, plain.usage.unwrap().completion_tokens);
+    assert_eq!(
+        streamed.usage.unwrap().completion_tokens,
+        plain.usage.unwrap().completion_tokens
+    );
 }
 
 fn weather_tool() -> Tool {
@@ -88,15 +107,22 @@ fn weather_tool() -> Tool {
 
 /// Three worked examples: the 135M model calls tools reliably only with them.
 fn few_shot(city: &str) -> Vec<ChatMessage> {
-    let mut m = vec![ChatMessage::system("Always call get_weather for weather questions.")];
+    let mut m = vec![ChatMessage::system(
+        "Always call get_weather for weather questions.",
+    )];
     for known in ["London", "Tokyo", "Berlin"] {
-        m.push(ChatMessage::user(format!("What is the weather in {known}?")));
+        m.push(ChatMessage::user(format!(
+            "What is the weather in {known}?"
+        )));
         m.push(ChatMessage::assistant_tool_calls(vec![ToolCall::function(
             format!("call_{known}"),
             "get_weather",
             json!({"city": known}).to_string(),
         )]));
-        m.push(ChatMessage::tool(format!("call_{known}"), r#"{"temp_c": 20}"#));
+        m.push(ChatMessage::tool(
+            format!("call_{known}"),
+            r#"{"temp_c": 20}"#,
+        ));
         m.push(ChatMessage::assistant(format!("It is 20 C in {known}.")));
     }
     m.push(ChatMessage::user(format!("What is the weather in {city}?")));
@@ -107,7 +133,10 @@ fn few_shot(city: &str) -> Vec<ChatMessage> {
 async fn tools_round_trip() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "tool_choice": "required"}));
     let mut messages = few_shot("Paris");
-    let resp = m.run(&messages, None, Some(&[weather_tool()])).await.unwrap();
+    let resp = m
+        .run(&messages, None, Some(&[weather_tool()]))
+        .await
+        .unwrap();
     let c = resp.into_completion().await.unwrap();
     assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ToolCalls));
     let msg = c.choices[0].message.clone();
@@ -135,7 +164,10 @@ async fn tools_round_trip() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn tools_streamed() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "stream": true}));
-    let resp = m.run(&few_shot("Rome"), None, Some(&[weather_tool()])).await.unwrap();
+    let resp = m
+        .run(&few_shot("Rome"), None, Some(&[weather_tool()]))
+        .await
+        .unwrap();
     let c = resp.into_completion().await.unwrap();
     assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ToolCalls));
     let call = &c.choices[0].message.tool_calls.as_ref().unwrap()[0];
@@ -146,7 +178,10 @@ async fn tools_streamed() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn two_choices() {
-    let c = model(json!({"max_tokens": 8, "temperature": 0.8, "n": 2})).complete(&prompt()).await.unwrap();
+    let c = model(json!({"max_tokens": 8, "temperature": 0.8, "n": 2}))
+        .complete(&prompt())
+        .await
+        .unwrap();
     assert_eq!(c.choices.len(), 2);
     assert_eq!(c.choices[1].index, 1);
 }
@@ -155,7 +190,10 @@ async fn two_choices() {
 async fn server_errors_are_typed_and_not_retried() {
     // A prompt beyond the 2048-token context.
     let long = "word ".repeat(3000);
-    let err = model(short()).complete(&[ChatMessage::user(long)]).await.unwrap_err();
+    let err = model(short())
+        .complete(&[ChatMessage::user(long)])
+        .await
+        .unwrap_err();
     let api = err.api_error().unwrap_or_else(|| panic!("{err:?}"));
     assert_eq!(api.status, Some(400));
     assert_eq!(api.kind.as_deref(), Some("exceed_context_size_error"));
