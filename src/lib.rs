@@ -190,7 +190,10 @@ pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
 pub use model::{OpenAICompatibleModel, OpenAICompatibleModelBuilder};
 pub use response::ModelResponse;
 pub use stream::{ChatCompletionStream, ChunkAccumulator};
-pub use structured::ResponseFormat;
+pub use structured::{
+    ChatCompletionStreamManager, ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage,
+    ResponseFormat, StructuredEvent,
+};
 pub use types::*;
 
 /// Re-exported so async implementations of [`ChatClient`] can write

@@ -231,6 +231,11 @@ impl OpenAICompatibleModel {
     ///
     /// Returns [`ModelResponse::Completion`], or [`ModelResponse::Stream`] when the config's
     /// `stream` is truthy.
+    ///
+    /// A [`ResponseFormat::JsonSchema`] makes it a structured request (see
+    /// [`parse_with`](Self::parse_with)): the completion's messages carry `parsed`, and a
+    /// streaming config gives [`ModelResponse::StructuredStream`]. `Text`, `JsonObject` and a
+    /// `response_format` in the config are sent as they are, and nothing is parsed.
     #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = tracing::field::Empty))]
     pub async fn run(
         &self,
@@ -238,6 +243,9 @@ impl OpenAICompatibleModel {
         response_format: Option<&ResponseFormat>,
         tools: Option<&[Tool]>,
     ) -> Result<ModelResponse> {
+        if let Some(format @ ResponseFormat::JsonSchema { .. }) = response_format {
+            return self.run_structured(messages, format, tools).await;
+        }
         let prepared = self.prepare(messages, response_format, tools, None)?;
         let mode = if prepared.stream {
             "stream"

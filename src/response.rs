@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::stream::ChatCompletionStream;
+use crate::structured::ChatCompletionStreamManager;
 use crate::types::ChatCompletion;
 
 /// The result of [`OpenAICompatibleModel::run`](crate::OpenAICompatibleModel::run).
@@ -17,6 +18,12 @@ pub enum ModelResponse {
     Completion(ChatCompletion),
     /// A stream of chunks: an `Iterator` (blocking) or `futures::Stream` (async).
     Stream(ChatCompletionStream),
+    /// A structured stream (a streaming config and a [`ResponseFormat::JsonSchema`]):
+    /// events with the JSON parsed so far, then the parsed completion. Lazy: nothing is
+    /// sent until it is first read.
+    ///
+    /// [`ResponseFormat::JsonSchema`]: crate::ResponseFormat::JsonSchema
+    StructuredStream(ChatCompletionStreamManager),
 }
 
 impl ModelResponse {
@@ -27,6 +34,9 @@ impl ModelResponse {
         match self {
             ModelResponse::Completion(c) => Ok(c),
             ModelResponse::Stream(s) => s.accumulate().await,
+            ModelResponse::StructuredStream(s) => {
+                s.final_completion().await.map(|p| p.into_completion())
+            }
         }
     }
 

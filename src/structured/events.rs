@@ -1,0 +1,522 @@
+//! Chunks in, structured-output events out (pure, shared by both modes).
+//!
+//! The events follow openai-python's `ChatCompletionStreamManager`: every chunk, each
+//! content delta with the JSON parsed so far, the content when its choice finishes (parsed
+//! into the type), refusal text, and tool-call arguments as they grow and when complete.
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::parsed::{check_finish, parse_completion, parse_content, Failure, ParsePath};
+use super::partial_json::parse_partial;
+use super::ParsedChatCompletion;
+use crate::error::Result;
+use crate::stream::ChunkAccumulator;
+use crate::types::{ChatCompletionChunk, FinishReason, ToolCallDelta};
+
+/// One event of a [`ChatCompletionStreamManager`](crate::ChatCompletionStreamManager).
+///
+/// `choice` is the index of the answer an event belongs to (always 0 unless `n > 1`).
+/// A choice's `*Done` events come when its chunk with a `finish_reason` arrives (or when
+/// the stream ends, for a server that never sends one), in this order: the arguments of
+/// each tool call still open, then the content, then the refusal.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StructuredEvent<T = Value> {
+    /// A chunk as received, before the events derived from it.
+    Chunk(Box<ChatCompletionChunk>),
+    /// More answer text.
+    ContentDelta {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The new text.
+        delta: String,
+        /// All the text so far.
+        snapshot: String,
+        /// The JSON the text so far describes: open strings, arrays and objects closed,
+        /// unfinished keys and literals left out. `None` before the first value starts, or
+        /// when the text can no longer become JSON.
+        parsed: Option<Value>,
+    },
+    /// The answer text is complete.
+    ContentDone {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The whole text.
+        content: String,
+        /// The text parsed into the type (a text that does not parse ends the stream with
+        /// an error instead of this event).
+        parsed: T,
+    },
+    /// More refusal text.
+    RefusalDelta {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The new text.
+        delta: String,
+        /// All the refusal text so far.
+        snapshot: String,
+    },
+    /// The model refused; this is its whole refusal.
+    RefusalDone {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The whole refusal text.
+        refusal: String,
+    },
+    /// More arguments of a tool call.
+    ToolCallArgumentsDelta {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The call's position in the message's `tool_calls`.
+        index: u32,
+        /// The function called (as far as known).
+        name: String,
+        /// The new arguments text.
+        delta: String,
+        /// All the arguments text so far.
+        snapshot: String,
+    },
+    /// A tool call's arguments are complete: the next call started or its choice finished.
+    ToolCallArgumentsDone {
+        /// The choice it belongs to.
+        choice: u32,
+        /// The call's position in the message's `tool_calls`.
+        index: u32,
+        /// The function called.
+        name: String,
+        /// The whole arguments text (JSON).
+        arguments: String,
+    },
+}
+
+/// The event state of one stream: feed chunks, take events.
+pub(crate) struct EventState<T> {
+    acc: ChunkAccumulator,
+    choices: Vec<ChoiceTrack>,
+    queue: VecDeque<Result<StructuredEvent<T>>>,
+    path: ParsePath,
+    _type: PhantomData<fn() -> T>,
+}
+
+#[derive(Default)]
+struct ChoiceTrack {
+    index: u32,
+    content: String,
+    refusal: String,
+    calls: Vec<CallTrack>,
+    done: bool,
+}
+
+#[derive(Default)]
+struct CallTrack {
+    wire_index: Option<u32>,
+    id: String,
+    name: String,
+    arguments: String,
+    done: bool,
+}
+
+impl<T: DeserializeOwned> EventState<T> {
+    /// `path` is what the final completion reports (the request's format).
+    pub(crate) fn new(path: ParsePath) -> Self {
+        EventState {
+            acc: ChunkAccumulator::new(),
+            choices: Vec::new(),
+            queue: VecDeque::new(),
+            path,
+            _type: PhantomData,
+        }
+    }
+
+    /// The next event ready, if any.
+    pub(crate) fn pop(&mut self) -> Option<Result<StructuredEvent<T>>> {
+        self.queue.pop_front()
+    }
+
+    /// Adds a chunk; its events become available through [`pop`](Self::pop). After an
+    /// error event (length, content filter, an answer that does not parse) the caller must
+    /// stop feeding.
+    pub(crate) fn push(&mut self, chunk: ChatCompletionChunk) {
+        self.acc.push(&chunk);
+        let mut derived = Vec::new();
+        let mut finishing = Vec::new();
+        let mut stop = false;
+        for c in &chunk.choices {
+            let pos = self.choice(c.index);
+            let track = &mut self.choices[pos];
+            if let Some(delta) = c.delta.content.as_deref().filter(|d| !d.is_empty()) {
+                track.content.push_str(delta);
+                derived.push(Ok(StructuredEvent::ContentDelta {
+                    choice: c.index,
+                    delta: delta.to_owned(),
+                    snapshot: track.content.clone(),
+                    parsed: parse_partial(&track.content),
+                }));
+            }
+            if let Some(delta) = c.delta.refusal.as_deref().filter(|d| !d.is_empty()) {
+                track.refusal.push_str(delta);
+                derived.push(Ok(StructuredEvent::RefusalDelta {
+                    choice: c.index,
+                    delta: delta.to_owned(),
+                    snapshot: track.refusal.clone(),
+                }));
+            }
+            for d in c.delta.tool_calls.iter().flatten() {
+                tool_call_delta(track, d, &mut derived);
+            }
+            match &c.finish_reason {
+                Some(FinishReason::Length | FinishReason::ContentFilter) => stop = true,
+                Some(_) => finishing.push(pos),
+                None => {}
+            }
+        }
+        // The chunk event leads the events derived from it.
+        self.queue
+            .push_back(Ok(StructuredEvent::Chunk(Box::new(chunk))));
+        self.queue.extend(derived);
+        if stop {
+            if let Err(e) = check_finish(&self.acc.clone().finish()) {
+                self.queue.push_back(Err(e));
+                return;
+            }
+        }
+        for pos in finishing {
+            self.finish_choice(pos);
+        }
+    }
+
+    /// The body ended: choices that never got a `finish_reason` are done now.
+    pub(crate) fn end(&mut self) {
+        for pos in 0..self.choices.len() {
+            self.finish_choice(pos);
+        }
+    }
+
+    /// The completion assembled from every chunk, parsed into the type.
+    pub(crate) fn final_completion(&self) -> Result<ParsedChatCompletion<T>> {
+        parse_completion(self.acc.clone().finish(), self.path).map_err(Failure::into_error)
+    }
+
+    fn choice(&mut self, index: u32) -> usize {
+        match self.choices.iter().position(|c| c.index == index) {
+            Some(p) => p,
+            None => {
+                self.choices.push(ChoiceTrack {
+                    index,
+                    ..ChoiceTrack::default()
+                });
+                self.choices.len() - 1
+            }
+        }
+    }
+
+    fn finish_choice(&mut self, pos: usize) {
+        let Some(track) = self.choices.get_mut(pos) else {
+            return;
+        };
+        if track.done {
+            return;
+        }
+        track.done = true;
+        let choice = track.index;
+        for (i, call) in track.calls.iter_mut().enumerate() {
+            close_call(choice, i, call, &mut self.queue);
+        }
+        if !track.content.trim().is_empty() && track.refusal.is_empty() {
+            let item = parse_content::<T>(&track.content).map(|(_, parsed)| {
+                StructuredEvent::ContentDone {
+                    choice,
+                    content: track.content.clone(),
+                    parsed,
+                }
+            });
+            self.queue.push_back(item);
+        }
+        if !track.refusal.is_empty() {
+            self.queue.push_back(Ok(StructuredEvent::RefusalDone {
+                choice,
+                refusal: track.refusal.clone(),
+            }));
+        }
+    }
+}
+
+/// Records a tool-call piece under the same rules as the [`ChunkAccumulator`] (a missing
+/// `index` extends the last call, a known index with a new `id` starts a new call), closing
+/// the previous call when a new one starts.
+fn tool_call_delta<T>(
+    track: &mut ChoiceTrack,
+    d: &ToolCallDelta,
+    out: &mut Vec<Result<StructuredEvent<T>>>,
+) {
+    let new_id = d.id.as_deref().filter(|id| !id.is_empty());
+    let target = match d.index {
+        Some(i) => track.calls.iter().rposition(|c| c.wire_index == Some(i)),
+        None => track.calls.len().checked_sub(1),
+    };
+    let target = target.filter(|&t| match new_id {
+        Some(id) => track.calls[t].id.is_empty() || track.calls[t].id == id,
+        None => true,
+    });
+    let pos = match target {
+        Some(t) => t,
+        None => {
+            let choice = track.index;
+            for (i, call) in track.calls.iter_mut().enumerate() {
+                close_call(choice, i, call, out);
+            }
+            track.calls.push(CallTrack {
+                wire_index: d.index,
+                ..CallTrack::default()
+            });
+            track.calls.len() - 1
+        }
+    };
+    let call = &mut track.calls[pos];
+    if let Some(id) = new_id {
+        if call.id.is_empty() {
+            call.id = id.to_owned();
+        }
+    }
+    let Some(f) = &d.function else {
+        return;
+    };
+    if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
+        if call.name.is_empty() {
+            call.name = name.to_owned();
+        } else if call.name != name {
+            call.name.push_str(name);
+        }
+    }
+    if let Some(args) = f.arguments.as_deref().filter(|a| !a.is_empty()) {
+        call.arguments.push_str(args);
+        out.push(Ok(StructuredEvent::ToolCallArgumentsDelta {
+            choice: track.index,
+            index: u32::try_from(pos).unwrap_or(u32::MAX),
+            name: call.name.clone(),
+            delta: args.to_owned(),
+            snapshot: call.arguments.clone(),
+        }));
+    }
+}
+
+fn close_call<T>(
+    choice: u32,
+    pos: usize,
+    call: &mut CallTrack,
+    out: &mut impl Extend<Result<StructuredEvent<T>>>,
+) {
+    if call.done {
+        return;
+    }
+    call.done = true;
+    out.extend(Some(Ok(StructuredEvent::ToolCallArgumentsDone {
+        choice,
+        index: u32::try_from(pos).unwrap_or(u32::MAX),
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+    })));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Person {
+        name: String,
+        age: u32,
+    }
+
+    fn chunk(choices: Value) -> ChatCompletionChunk {
+        serde_json::from_value(json!({"id": "s", "model": "m", "choices": choices})).unwrap()
+    }
+
+    fn content(text: &str) -> ChatCompletionChunk {
+        chunk(json!([{"index": 0, "delta": {"content": text}}]))
+    }
+
+    fn finish(reason: &str) -> ChatCompletionChunk {
+        chunk(json!([{"index": 0, "delta": {}, "finish_reason": reason}]))
+    }
+
+    fn drain<T: DeserializeOwned>(s: &mut EventState<T>) -> Vec<Result<StructuredEvent<T>>> {
+        std::iter::from_fn(|| s.pop()).collect()
+    }
+
+    #[test]
+    fn content_deltas_carry_the_partial_json_then_done_parses() {
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut partials = Vec::new();
+        for piece in ["{\"na", "me\": \"A", "da\", \"age\"", ": 36", "}"] {
+            s.push(content(piece));
+            let events = drain(&mut s);
+            assert!(matches!(events[0], Ok(StructuredEvent::Chunk(_))));
+            match &events[1] {
+                Ok(StructuredEvent::ContentDelta {
+                    choice: 0,
+                    delta,
+                    snapshot,
+                    parsed,
+                }) => {
+                    assert_eq!(delta, piece);
+                    assert!(snapshot.ends_with(piece));
+                    partials.push(parsed.clone());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            partials,
+            vec![
+                Some(json!({})),
+                Some(json!({"name": "A"})),
+                Some(json!({"name": "Ada"})),
+                Some(json!({"name": "Ada", "age": 36})),
+                Some(json!({"name": "Ada", "age": 36})),
+            ]
+        );
+        s.push(finish("stop"));
+        let events = drain(&mut s);
+        assert_eq!(events.len(), 2);
+        match &events[1] {
+            Ok(StructuredEvent::ContentDone {
+                content, parsed, ..
+            }) => {
+                assert_eq!(content, "{\"name\": \"Ada\", \"age\": 36}");
+                assert_eq!(
+                    parsed,
+                    &Person {
+                        name: "Ada".into(),
+                        age: 36
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let done = s.final_completion().unwrap();
+        assert_eq!(done.parsed().unwrap().age, 36);
+        assert_eq!(done.id, "s");
+        // A second end does not repeat the done events.
+        s.end();
+        assert!(s.pop().is_none());
+    }
+
+    #[test]
+    fn tool_call_arguments_and_refusal() {
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+        s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"x\""}}
+        ]}}])));
+        s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": ":1}"}}
+        ]}}])));
+        s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": [
+            {"index": 1, "id": "b", "function": {"name": "g", "arguments": "{}"}}
+        ]}}])));
+        s.push(finish("tool_calls"));
+        let kinds: Vec<String> = drain(&mut s)
+            .into_iter()
+            .filter_map(|e| match e.unwrap() {
+                StructuredEvent::ToolCallArgumentsDelta {
+                    index,
+                    name,
+                    snapshot,
+                    ..
+                } => Some(format!("delta {index} {name} {snapshot}")),
+                StructuredEvent::ToolCallArgumentsDone {
+                    index,
+                    name,
+                    arguments,
+                    ..
+                } => Some(format!("done {index} {name} {arguments}")),
+                StructuredEvent::Chunk(_) => None,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "delta 0 f {\"x\"",
+                "delta 0 f {\"x\":1}",
+                "done 0 f {\"x\":1}",
+                "delta 1 g {}",
+                "done 1 g {}",
+            ]
+        );
+
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        s.push(chunk(
+            json!([{"index": 0, "delta": {"refusal": "I can't"}}]),
+        ));
+        s.push(chunk(
+            json!([{"index": 0, "delta": {"refusal": " do that."}}]),
+        ));
+        s.push(finish("stop"));
+        let events: Vec<_> = drain(&mut s).into_iter().map(Result::unwrap).collect();
+        assert!(
+            matches!(&events[3], StructuredEvent::RefusalDelta { snapshot, .. } if snapshot == "I can't do that.")
+        );
+        assert!(
+            matches!(&events[5], StructuredEvent::RefusalDone { refusal, .. } if refusal == "I can't do that.")
+        );
+        let done = s.final_completion().unwrap();
+        assert_eq!(done.refusal(), Some("I can't do that."));
+        assert!(done.parsed().is_none());
+    }
+
+    #[test]
+    fn length_content_filter_and_bad_content_are_errors() {
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        s.push(content("{\"name\": \"A"));
+        s.push(finish("length"));
+        let events = drain(&mut s);
+        assert!(
+            matches!(events.last(), Some(Err(Error::Length(c))) if c.content() == Some("{\"name\": \"A"))
+        );
+        assert!(matches!(s.final_completion(), Err(Error::Length(_))));
+
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        s.push(finish("content_filter"));
+        assert!(matches!(
+            drain(&mut s).last(),
+            Some(Err(Error::ContentFilter(_)))
+        ));
+
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        s.push(content("{\"name\": \"Ada\"}"));
+        s.push(finish("stop"));
+        assert!(matches!(
+            drain(&mut s).last(),
+            Some(Err(Error::Decode { .. }))
+        ));
+    }
+
+    #[test]
+    fn choices_are_kept_apart_and_finished_at_the_end_without_a_finish_reason() {
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+        s.push(chunk(json!([
+            {"index": 0, "delta": {"content": "[1"}},
+            {"index": 1, "delta": {"content": "[2"}}
+        ])));
+        s.push(chunk(json!([{"index": 1, "delta": {"content": "]"}}])));
+        s.push(chunk(json!([{"index": 0, "delta": {"content": "]"}}])));
+        drain(&mut s);
+        s.end();
+        let done: Vec<(u32, Value)> = drain(&mut s)
+            .into_iter()
+            .map(|e| match e.unwrap() {
+                StructuredEvent::ContentDone { choice, parsed, .. } => (choice, parsed),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(done, vec![(0, json!([1])), (1, json!([2]))]);
+    }
+}

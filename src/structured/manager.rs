@@ -1,0 +1,244 @@
+//! [`ChatCompletionStreamManager`]: a lazy structured stream.
+//!
+//! The reading loop (`Inner::next_event`) is written once as maybe-async code; only the
+//! trait that hands events out differs: `Iterator` in the blocking build, `futures::Stream`
+//! in the async build. The async `Stream` keeps the state in a box it moves into a `Send`
+//! future while an event is pending and takes back when the event is ready, so the manager
+//! needs no lock and no self-reference.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::events::{EventState, StructuredEvent};
+use super::parsed::ParsePath;
+use super::ParsedChatCompletion;
+use crate::error::{Error, Result};
+use crate::model::OpenAICompatibleModel;
+use crate::request::Prepared;
+use crate::stream::ChatCompletionStream;
+
+#[cfg(feature = "async")]
+use futures_util::StreamExt as _;
+
+/// A streamed structured answer: [`StructuredEvent`]s, then the parsed completion.
+///
+/// Returned by [`stream_parse`](crate::OpenAICompatibleModel::stream_parse),
+/// [`stream_parse_with`](crate::OpenAICompatibleModel::stream_parse_with), and by
+/// [`run`](crate::OpenAICompatibleModel::run) as [`ModelResponse::StructuredStream`]
+/// (with `T = serde_json::Value`) when the config streams and a schema format is given.
+///
+/// It is lazy: no request is sent until the first event is read (or
+/// [`final_completion`](Self::final_completion) is called). It is an `Iterator` (blocking
+/// build) or a `futures::Stream` (async build) of `Result<StructuredEvent<T>>`; after an
+/// error it ends. The finish reasons `length` and `content_filter` end it with
+/// [`Error::Length`] / [`Error::ContentFilter`], and an answer that does not parse into `T`
+/// with [`Error::Decode`]. There is no json_object fallback for streams.
+///
+/// [`ModelResponse::StructuredStream`]: crate::ModelResponse::StructuredStream
+pub struct ChatCompletionStreamManager<T = Value> {
+    inner: Option<Box<Inner<T>>>,
+    #[cfg(feature = "async")]
+    pending: Option<PendingEvent<T>>,
+}
+
+#[cfg(feature = "async")]
+type PendingEvent<T> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (Box<Inner<T>>, Option<Result<StructuredEvent<T>>>)>
+            + Send,
+    >,
+>;
+
+struct Inner<T> {
+    phase: Phase,
+    events: EventState<T>,
+    /// What ended the stream early, for a `final_completion` called after the error was
+    /// handed out.
+    failure: Option<String>,
+}
+
+enum Phase {
+    /// Not sent yet.
+    Idle(Box<(OpenAICompatibleModel, Prepared)>),
+    Open(ChatCompletionStream),
+    Ended,
+}
+
+impl<T> fmt::Debug for ChatCompletionStreamManager<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.inner.as_deref().map(|i| &i.phase) {
+            Some(Phase::Idle(_)) => "not started",
+            Some(Phase::Open(_)) => "streaming",
+            Some(Phase::Ended) => "ended",
+            None => "reading",
+        };
+        f.debug_struct("ChatCompletionStreamManager")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> ChatCompletionStreamManager<T> {
+    pub(crate) fn new(model: OpenAICompatibleModel, prepared: Prepared, path: ParsePath) -> Self {
+        ChatCompletionStreamManager {
+            inner: Some(Box::new(Inner {
+                phase: Phase::Idle(Box::new((model, prepared))),
+                events: EventState::new(path),
+                failure: None,
+            })),
+            #[cfg(feature = "async")]
+            pending: None,
+        }
+    }
+
+    /// Whether the request has been sent (the first read sends it).
+    pub fn is_started(&self) -> bool {
+        !matches!(
+            self.inner.as_deref().map(|i| &i.phase),
+            Some(Phase::Idle(_))
+        )
+    }
+}
+
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
+    /// Reads the rest of the stream (sending the request if nothing was read yet) and
+    /// returns the completion assembled from all chunks, parsed into `T`.
+    ///
+    /// Fails with the stream's first error, or with [`Error::IncompleteStream`] when an
+    /// error was already handed out by the iterator/stream.
+    pub async fn final_completion(mut self) -> Result<ParsedChatCompletion<T>> {
+        self.settle().await?;
+        let Some(mut inner) = self.inner.take() else {
+            return Err(Error::IncompleteStream("the stream state was lost".into()));
+        };
+        while let Some(item) = inner.next_event().await {
+            item?;
+        }
+        if let Some(why) = &inner.failure {
+            return Err(Error::IncompleteStream(format!(
+                "the stream ended with an error: {why}"
+            )));
+        }
+        inner.events.final_completion()
+    }
+}
+
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+impl<T: DeserializeOwned + Send + 'static> Inner<T> {
+    /// The next event: sends the request on the first call, then reads chunks until an
+    /// event is ready. `None` once the stream is over.
+    async fn next_event(&mut self) -> Option<Result<StructuredEvent<T>>> {
+        loop {
+            if let Some(item) = self.events.pop() {
+                if let Err(e) = &item {
+                    self.end_with(e);
+                }
+                return Some(item);
+            }
+            match &mut self.phase {
+                Phase::Ended => return None,
+                Phase::Idle(request) => {
+                    let (model, prepared) = &**request;
+                    match model.open_stream(prepared).await {
+                        Ok(stream) => self.phase = Phase::Open(stream),
+                        Err(e) => {
+                            self.end_with(&e);
+                            return Some(Err(e));
+                        }
+                    }
+                }
+                Phase::Open(stream) => match stream.next().await {
+                    Some(Ok(chunk)) => self.events.push(chunk),
+                    Some(Err(e)) => {
+                        self.end_with(&e);
+                        return Some(Err(e));
+                    }
+                    None => {
+                        self.events.end();
+                        self.phase = Phase::Ended;
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    /// Stops reading (dropping the stream closes the connection) after an error.
+    fn end_with(&mut self, error: &Error) {
+        self.phase = Phase::Ended;
+        self.failure = Some(error.to_string());
+    }
+}
+
+#[cfg(not(feature = "async"))]
+impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(not(feature = "async"))]
+impl<T: DeserializeOwned + Send + 'static> Iterator for ChatCompletionStreamManager<T> {
+    type Item = Result<StructuredEvent<T>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.as_mut()?.next_event()
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
+    /// Waits for an event the `Stream` started to read and puts the state back; an error
+    /// in that event is returned (it was never handed out).
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let (inner, item) = pending.await;
+            self.inner = Some(inner);
+            if let Some(Err(e)) = item {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for ChatCompletionStreamManager<T> {
+    type Item = Result<StructuredEvent<T>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let mut pending = match this.pending.take() {
+            Some(p) => p,
+            None => {
+                let Some(mut inner) = this.inner.take() else {
+                    return Poll::Ready(None);
+                };
+                Box::pin(async move {
+                    let item = inner.next_event().await;
+                    (inner, item)
+                })
+            }
+        };
+        match pending.as_mut().poll(cx) {
+            Poll::Pending => {
+                this.pending = Some(pending);
+                Poll::Pending
+            }
+            Poll::Ready((inner, item)) => {
+                this.inner = Some(inner);
+                Poll::Ready(item)
+            }
+        }
+    }
+}
