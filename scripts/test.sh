@@ -38,6 +38,9 @@ cargo test
 step "tests (async)"
 cargo test --features async
 
+step "examples against the real server (both builds)"
+scripts/examples.sh
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features async

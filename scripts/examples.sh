@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the examples against the local llama.cpp server (started if needed) in both builds,
+# checking each one's output. Called by scripts/test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/server.sh start >/dev/null
+eval "$(scripts/server.sh env)"
+export MODEL=smollm2
+config='{"max_tokens": 24, "temperature": 0}'
+
+fail() { echo "examples.sh: $*" >&2; exit 1; }
+
+for features in "" "async"; do
+    flags=()
+    [ -n "$features" ] && flags=(--features "$features")
+    mode="${features:-blocking}"
+
+    out=$(cargo run -q "${flags[@]}" --example chat -- --model smollm2 --config "$config" "Say hello.")
+    [ -n "$out" ] || fail "chat ($mode) printed nothing"
+    out=$(cargo run -q "${flags[@]}" --example chat -- --model smollm2 --stream --config "$config" "Say hello.")
+    [ -n "$out" ] || fail "chat --stream ($mode) printed nothing"
+    cargo run -q "${flags[@]}" --example chat -- --model smollm2 --stream --json --config "$config" "Say hello." \
+        | python3 -c 'import json,sys; c=json.load(sys.stdin); assert c["choices"][0]["message"]["content"], c' \
+        || fail "chat --stream --json ($mode) did not print a completion"
+    if cargo run -q "${flags[@]}" --example chat -- --timeout soon "x" 2>/dev/null; then
+        fail "chat ($mode) accepted a bad --timeout"
+    fi
+    out=$(cargo run -q "${flags[@]}" --example tools -- Paris)
+    grep -q '^tool call: get_weather(' <<<"$out" || fail "tools ($mode): $out"
+    echo "examples ($mode): chat, chat --stream, chat --stream --json, tools: ok"
+done
+
+out=$(cargo run -q --features async --example async_server -- self-test 4)
+[ "$(grep -c '^[0-9]: ' <<<"$out")" = 4 ] || fail "async_server self-test: $out"
+echo "examples (async): async_server self-test 4: ok"
