@@ -67,7 +67,11 @@ mod demo {
             facts.country,
             facts.capital,
             facts.continent,
-            if facts.has_coast { "coastal" } else { "landlocked" }
+            if facts.has_coast {
+                "coastal"
+            } else {
+                "landlocked"
+            }
         );
 
         // The same, streamed: each content delta carries the JSON parsed so far.
