@@ -314,6 +314,23 @@ impl Error {
             snippet: String::from_utf8_lossy(truncate(body, MAX_SNIPPET)).into_owned(),
         }
     }
+
+    /// A decode error about a server's body, with the API key removed from both the message
+    /// (serde quotes the offending value) and the snippet: a proxy may echo the key.
+    pub(crate) fn decode_body(
+        message: impl Into<String>,
+        body: &[u8],
+        secret: Option<&str>,
+    ) -> Error {
+        // Redact before cutting the snippet, so a key straddling the cut cannot leave a
+        // prefix behind.
+        let window = MAX_SNIPPET + secret.map_or(0, str::len);
+        let text = redact(&String::from_utf8_lossy(truncate(body, window)), secret);
+        Error::Decode {
+            message: redact(&message.into(), secret),
+            snippet: String::from_utf8_lossy(truncate(text.as_bytes(), MAX_SNIPPET)).into_owned(),
+        }
+    }
 }
 
 fn truncate(bytes: &[u8], max: usize) -> &[u8] {
@@ -378,6 +395,26 @@ mod tests {
     fn error_as_string() {
         let e = ApiError::from_body(Some(401), br#"{"error":"no key"}"#, None, None);
         assert_eq!(e.message, "no key");
+    }
+
+    #[test]
+    fn decode_errors_redact_the_key() {
+        let key = "sk-secret-123456";
+        // serde quotes the offending value in its message; a proxy may echo the key; and a
+        // key straddling the snippet's cut must not leave a prefix behind.
+        let mut body = vec![b' '; MAX_SNIPPET - 4];
+        body.extend_from_slice(key.as_bytes());
+        for (message, body) in [
+            (
+                format!("invalid type: string {key:?}"),
+                format!("{{\"x\":\"{key}\"}}").into_bytes(),
+            ),
+            ("bad".to_owned(), body),
+        ] {
+            let e = Error::decode_body(message, &body, Some(key));
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("sk-secret"), "{shown}");
+        }
     }
 
     #[test]

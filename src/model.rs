@@ -190,7 +190,11 @@ impl OpenAICompatibleModel {
 
     fn decode_completion(&self, body: &[u8]) -> Result<ChatCompletion> {
         let completion: ChatCompletion = serde_json::from_slice(body).map_err(|e| {
-            Error::decode(format!("the response is not a chat completion: {e}"), body)
+            Error::decode_body(
+                format!("the response is not a chat completion: {e}"),
+                body,
+                self.secret(),
+            )
         })?;
         // Some proxies answer 200 with an error object.
         if completion.choices.is_empty() && completion.extra.contains_key("error") {

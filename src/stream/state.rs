@@ -125,9 +125,10 @@ impl StreamState {
             }
             Err(e) => {
                 self.finished = true;
-                Some(Err(Error::decode(
+                Some(Err(Error::decode_body(
                     format!("stream chunk {} is not a valid chunk: {e}", self.chunks + 1),
                     ev.data.as_bytes(),
+                    self.secret.as_deref(),
                 )))
             }
         }
