@@ -180,6 +180,19 @@ impl ApiError {
         err
     }
 
+    /// Explains a 3xx answer: redirects are never followed (a redirected POST would lose its
+    /// body, and the `Authorization` header must not travel to another host).
+    pub(crate) fn refused_redirect(&mut self, location: Option<&str>, secret: Option<&str>) {
+        let to = location.map_or_else(
+            || "no location".to_owned(),
+            |l| redact(&shorten(l, 300), secret),
+        );
+        self.message = format!(
+            "the server redirected to {to}; redirects are not followed (the request and its \
+             API key stay with the configured host): set the model's URL to the final address"
+        );
+    }
+
     /// Reads `{"error": {...}}`, `{"error": "text"}` and top-level `{"message", "code"}`.
     pub(crate) fn fill_from_json(&mut self, value: &serde_json::Value) {
         let obj = match value.get("error") {

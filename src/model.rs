@@ -420,12 +420,16 @@ impl OpenAICompatibleModel {
                             transport::sleep(delay).await
                         }
                         Decision::Stop => {
-                            return Err(Error::Api(Box::new(ApiError::from_body(
+                            let mut api = ApiError::from_body(
                                 Some(head.status),
                                 &body,
                                 head.header("x-request-id").map(str::to_owned),
                                 self.secret(),
-                            ))))
+                            );
+                            if (300..400).contains(&head.status) {
+                                api.refused_redirect(head.header("location"), self.secret());
+                            }
+                            return Err(Error::Api(Box::new(api)));
                         }
                     }
                 }
