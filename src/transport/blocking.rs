@@ -246,14 +246,19 @@ fn map_io(e: std::io::Error, limit: Duration, phase: TimeoutPhase) -> TransportE
             _ => TransportError::retryable(Error::Connection("the connection failed".into())),
         };
     }
-    let retryable = !matches!(e.kind(), std::io::ErrorKind::InvalidData);
-    let error = if e.kind() == std::io::ErrorKind::TimedOut {
-        Error::Timeout {
+    use std::io::ErrorKind as K;
+    let retryable = !matches!(e.kind(), K::InvalidData);
+    let error = match e.kind() {
+        K::TimedOut => Error::Timeout {
             phase,
             after: limit,
+        },
+        K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
+            Error::Connection(format!("could not connect: {e}"))
         }
-    } else {
-        Error::Connection(format!("{e}"))
+        _ => Error::Connection(format!(
+            "the connection closed before the response was complete: {e}"
+        )),
     };
     TransportError { error, retryable }
 }
