@@ -182,6 +182,12 @@ mod structured;
 mod transport;
 mod types;
 
+/// Entry points for the fuzz targets in `fuzz/`; compiled only under `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
+
 pub use client::ChatClient;
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
