@@ -12,8 +12,6 @@ mod events;
 mod manager;
 mod parsed;
 mod partial_json;
-// Only `ResponseFormat::for_type` (feature `schema`) uses the transform.
-#[cfg_attr(not(feature = "schema"), allow(dead_code))]
 mod strict;
 
 pub use events::StructuredEvent;
@@ -57,6 +55,39 @@ impl ResponseFormat {
         ResponseFormat::JsonSchema {
             name: name.into(),
             schema,
+            strict: true,
+        }
+    }
+
+    /// A JSON-schema format from a raw schema rewritten for OpenAI's strict mode, the
+    /// transform [`for_type`](Self::for_type) applies: for a hand-written schema, a schema
+    /// file, or one from another generator (schemars 0.8, draft-07 settings). `name` is made
+    /// valid for the API (letters, digits, `_`, `-`; at most 64 characters).
+    ///
+    /// A schema that cannot be made strict without changing what it accepts (a map type's
+    /// `additionalProperties`, say) is left as it is there; a server that refuses it is
+    /// handled by the json_object fallback.
+    ///
+    /// ```
+    /// use openai_compatible::ResponseFormat;
+    /// use serde_json::json;
+    ///
+    /// let raw = json!({"type": "object", "properties": {"n": {"type": "integer", "format": "int64"}}});
+    /// let format = ResponseFormat::json_schema_strict("my answer", &raw);
+    /// assert_eq!(
+    ///     format.to_wire()["json_schema"],
+    ///     json!({
+    ///         "name": "my_answer",
+    ///         "schema": {"type": "object", "properties": {"n": {"type": "integer"}},
+    ///                    "required": ["n"], "additionalProperties": false},
+    ///         "strict": true
+    ///     })
+    /// );
+    /// ```
+    pub fn json_schema_strict(name: &str, schema: &Value) -> ResponseFormat {
+        ResponseFormat::JsonSchema {
+            name: strict::schema_name(name),
+            schema: strict::to_strict_schema(schema),
             strict: true,
         }
     }
