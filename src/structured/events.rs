@@ -520,3 +520,105 @@ mod tests {
         assert_eq!(done, vec![(0, json!([1])), (1, json!([2]))]);
     }
 }
+
+/// The cost of the partial parse per content delta. Run it with
+/// `cargo test --release --lib -- --ignored --nocapture partial_json_cost`.
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use serde_json::json;
+    use std::time::Instant;
+
+    /// A realistic structured answer of about 3 KB: a report with nested objects, arrays,
+    /// numbers, escapes and non-ASCII text, pretty-printed as models write it.
+    fn answer() -> String {
+        let items: Vec<Value> = (0..12)
+            .map(|i| {
+                json!({
+                    "id": i,
+                    "title": format!("Étape {i}: vérifier la \"configuration\" du serveur"),
+                    "done": i % 3 == 0,
+                    "score": 0.125 * f64::from(i),
+                    "tags": ["infra", "réseau", format!("t{i}")],
+                    "owner": {"name": "Ada Lovelace", "email": "ada@example.com"}
+                })
+            })
+            .collect();
+        let doc = json!({"summary": "Checklist for the migration.\nTwelve steps.", "items": items});
+        serde_json::to_string_pretty(&doc).unwrap()
+    }
+
+    /// Deltas of 1 to 7 bytes (cut on char boundaries), like tokens.
+    fn deltas(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut step = 0;
+        while start < text.len() {
+            step = step % 7 + 1;
+            let mut end = (start + step).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            out.push(&text[start..end]);
+            start = end;
+        }
+        out
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn partial_json_cost() {
+        let text = answer();
+        let pieces = deltas(&text);
+        let rounds = 50;
+
+        let t = Instant::now();
+        for _ in 0..rounds {
+            let mut snapshot = String::new();
+            for p in &pieces {
+                snapshot.push_str(p);
+                std::hint::black_box(parse_partial(&snapshot));
+            }
+        }
+        let parse_only = t.elapsed() / rounds;
+
+        let chunks: Vec<ChatCompletionChunk> = pieces
+            .iter()
+            .map(|p| {
+                serde_json::from_value(json!({"choices": [{"index": 0, "delta": {"content": p}}]}))
+                    .unwrap()
+            })
+            .collect();
+        let t = Instant::now();
+        for _ in 0..rounds {
+            let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+            for c in &chunks {
+                s.push(c.clone());
+                while let Some(e) = s.pop() {
+                    std::hint::black_box(e.ok());
+                }
+            }
+        }
+        let with_events = t.elapsed() / rounds;
+        // For scale: serde_json parsing the whole answer once.
+        let t = Instant::now();
+        for _ in 0..rounds * 20 {
+            std::hint::black_box(serde_json::from_str::<Value>(&text).ok());
+        }
+        let serde_full = t.elapsed() / (rounds * 20);
+        let n = u32::try_from(pieces.len()).unwrap();
+        println!(
+            "answer {} bytes, {} deltas: parse_partial {:?}/stream ({:?}/delta), \
+             events incl. snapshot clone {:?}/stream ({:?}/delta); \
+             serde_json on the whole answer {:?}",
+            text.len(),
+            pieces.len(),
+            parse_only,
+            parse_only / n,
+            with_events,
+            with_events / n,
+            serde_full,
+        );
+        assert_eq!(parse_partial(&text), serde_json::from_str(&text).ok());
+    }
+}
