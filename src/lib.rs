@@ -36,8 +36,8 @@
 //!
 //! `async` is a *mode switch*, not an add-on: when any crate in a build enables it, the
 //! whole crate is async (cargo unifies features). Async users may write
-//! `openai-compatible = { version = "0.1", default-features = false, features = ["async"] }`
-//! to skip compiling ureq.
+//! `openai-compatible = { version = "0.1", default-features = false, features = ["async", "schema"] }`
+//! to skip compiling ureq (`schema`, on by default, brings typed structured output).
 //!
 //! # Configuration
 //!
@@ -103,6 +103,48 @@
 //! The stream reads the body lazily in constant memory. [`ChatCompletionStream::accumulate`]
 //! (or [`ChunkAccumulator`]) assembles the chunks into the final [`ChatCompletion`], tool
 //! calls included, whatever quirks the server has.
+//!
+//! # Structured output
+//!
+//! Derive [`schemars::JsonSchema`](https://docs.rs/schemars) and `Deserialize` on a type and
+//! ask for it: [`parse`](OpenAICompatibleModel::parse) sends the type's schema, rewritten
+//! for OpenAI's strict mode, as a `json_schema` response format and returns a
+//! [`ParsedChatCompletion`] whose messages carry the answer as that type (or the model's
+//! refusal).
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! # use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//! # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+//! #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+//! struct Weather {
+//!     city: String,
+//!     temperature_c: f64,
+//!     conditions: Vec<String>,
+//! }
+//!
+//! let messages = [ChatMessage::user("Invent today's weather in Paris.")];
+//! let weather: Weather = model.parse(&messages, None)?.into_parsed()?;
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! It works with servers that cannot follow a schema too: when the server refuses it (HTTP
+//! 400) or answers something that is not JSON of the type, the request is sent once more
+//! with `{"type":"json_object"}` and the schema written into the last message (of a copy:
+//! your messages are not changed), and [`ParsedChatCompletion::path`] says so. `finish_reason`
+//! `length` and `content_filter` are errors ([`Error::Length`], [`Error::ContentFilter`]);
+//! tools must be strict ([`Tool::strict`]).
+//!
+//! * [`parse_with`](OpenAICompatibleModel::parse_with) takes any [`ResponseFormat`] (a raw
+//!   schema from a file: [`ResponseFormat::json_schema`]) and any `Deserialize` type,
+//!   `serde_json::Value` included; it needs no schemars.
+//! * [`stream_parse`](OpenAICompatibleModel::stream_parse) streams: a lazy
+//!   [`ChatCompletionStreamManager`] of [`StructuredEvent`]s (each content delta carries the
+//!   JSON parsed so far), then the parsed final completion.
+//! * [`run`](OpenAICompatibleModel::run) with a [`ResponseFormat::JsonSchema`] does the same
+//!   and returns the answer as JSON in each message's [`parsed`](ChatMessage::parsed), or a
+//!   [`ModelResponse::StructuredStream`] when the config streams.
 //!
 //! # Retries and timeouts
 //!
