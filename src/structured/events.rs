@@ -265,9 +265,11 @@ fn tool_call_delta<T>(
     let pos = match target {
         Some(t) => t,
         None => {
+            // Calls stream one after the other, so only the last one can still be open
+            // (checking just it keeps a stream of many calls linear).
             let choice = track.index;
-            for (i, call) in track.calls.iter_mut().enumerate() {
-                close_call(choice, i, call, out);
+            if let Some(last) = track.calls.len().checked_sub(1) {
+                close_call(choice, last, &mut track.calls[last], out);
             }
             track.calls.push(CallTrack {
                 wire_index: d.index,
