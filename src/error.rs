@@ -160,7 +160,7 @@ impl ApiError {
             kind: None,
             code: None,
             param: None,
-            request_id,
+            request_id: request_id.map(|id| redact(&id, secret)),
             body: text.clone(),
         };
         if let Some(value) = parsed {
