@@ -191,6 +191,63 @@
 //! (attempt, status or error) and a warning per retry (delay, reason). Message text and keys
 //! never appear in them.
 //!
+//! # TLS and private CAs
+//!
+//! `https` URLs are verified in both builds: rustls with the `ring` provider and the Mozilla
+//! roots (`webpki-roots`). A certificate that does not chain to a trusted root, or does not
+//! name the host, fails with [`Error::Connection`] before any byte of the request (the key
+//! included) is sent. Redirects are never followed, so the key only ever goes to the
+//! configured host.
+//!
+//! A server whose certificate comes from a private CA needs that CA added, as DER bytes
+//! (`openssl x509 -in ca.pem -outform der -out ca.der` converts a PEM file). Blocking: give
+//! the model a `ureq::Agent` whose root certificates hold the CA (for that agent they replace
+//! the Mozilla roots):
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! use openai_compatible::OpenAICompatibleModel;
+//! use ureq::tls::{Certificate, RootCerts, TlsConfig};
+//!
+//! let ca = std::fs::read("ca.der").expect("the CA certificate");
+//! let roots = RootCerts::new_with_certs(&[Certificate::from_der(&ca).to_owned()]);
+//! let agent: ureq::Agent = ureq::Agent::config_builder()
+//!     .tls_config(TlsConfig::builder().root_certs(roots).build())
+//!     .build()
+//!     .into();
+//! let model = OpenAICompatibleModel::builder("my-model")
+//!     .url("https://llm.internal:8443/v1")
+//!     .api_key("sk-…")
+//!     .agent(agent)
+//!     .build()?;
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! Async: `reqwest_client_builder` takes extra roots (kept next to the Mozilla ones):
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")] {
+//! use openai_compatible::{reqwest_client_builder, Error, OpenAICompatibleModel};
+//!
+//! let ca = std::fs::read("ca.der").expect("the CA certificate");
+//! let client = reqwest_client_builder(&[ca])?
+//!     .build()
+//!     .map_err(|e| Error::Config(e.to_string()))?;
+//! let model = OpenAICompatibleModel::builder("my-model")
+//!     .url("https://llm.internal:8443/v1")
+//!     .api_key("sk-…")
+//!     .http_client(client)
+//!     .build()?;
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! One caveat about logs outside this crate: in the blocking build, ureq logs the raw wire at
+//! the `log` crate's TRACE level (target `ureq_proto` hex-dumps every byte sent, the
+//! `Authorization` header included). Keep the `ureq` targets below TRACE in your logger
+//! (e.g. `RUST_LOG=trace,ureq=debug,ureq_proto=debug`); at DEBUG ureq hides sensitive headers.
+//!
 //! # A custom client
 //!
 //! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
