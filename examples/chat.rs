@@ -18,7 +18,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use openai_compatible::{ChatMessage, OpenAICompatibleModel, Tool};
+use openai_compatible::{ChatMessage, OpenAICompatibleModel, ResponseFormat, Tool};
 use serde_json::{Map, Value};
 
 const USAGE: &str = "usage: chat [--model NAME] [--system TEXT] [--stream] [--json] \
@@ -145,6 +145,26 @@ fn setup(args: &Args) -> Result<Setup, String> {
     })
 }
 
+/// A strict JSON-schema format from a schema file, named after the file. A file that
+/// already holds a `{"name", "schema"}` wrapper (the API's own shape) is accepted too.
+fn schema_format(path: &str) -> Result<ResponseFormat, String> {
+    let raw = read_json(path, "schema")?;
+    if !raw.is_object() {
+        return Err(format!("schema file {path} must hold a JSON object"));
+    }
+    let (name, schema) = match (raw.get("name").and_then(Value::as_str), raw.get("schema")) {
+        (Some(name), Some(schema)) if schema.is_object() => (name.to_owned(), schema.clone()),
+        _ => {
+            let stem = std::path::Path::new(path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "response".into());
+            (stem, raw)
+        }
+    };
+    Ok(ResponseFormat::json_schema_strict(&name, &schema))
+}
+
 fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -172,10 +192,25 @@ async fn run(args: Args) -> Result<(), String> {
         tools,
     } = setup(&args)?;
     if let Some(path) = &args.schema {
-        let _ = read_json(path, "schema")?;
-        return Err(
-            "--schema is not supported yet (structured output arrives with its own release)".into(),
-        );
+        let format = schema_format(path)?;
+        let parsed = if args.stream {
+            // Streamed: the answer arrives in pieces; print the object parsed at the end.
+            model
+                .stream_parse_with::<Value>(&messages, &format, tools.as_deref())
+                .map_err(|e| e.to_string())?
+                .final_completion()
+                .await
+        } else {
+            model
+                .parse_with::<Value>(&messages, &format, tools.as_deref())
+                .await
+        };
+        let value = parsed
+            .and_then(|p| p.into_parsed())
+            .map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
     }
     let response = model
         .run(&messages, None, tools.as_deref())

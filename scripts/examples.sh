@@ -27,9 +27,20 @@ for features in "" "async"; do
     if cargo run -q "${flags[@]}" --example chat -- --timeout soon "x" 2>/dev/null; then
         fail "chat ($mode) accepted a bad --timeout"
     fi
+    schema="$(mktemp)"
+    printf '%s' '{"type":"object","properties":{"city":{"type":"string"},"temp_c":{"type":"integer"}}}' >"$schema"
+    for stream in "" "--stream"; do
+        cargo run -q "${flags[@]}" --example chat -- --model smollm2 $stream --schema "$schema" \
+            --config '{"max_tokens": 60, "temperature": 0}' "The weather in Paris, as JSON." \
+            | python3 -c 'import json,sys; v=json.load(sys.stdin); assert isinstance(v["city"], str) and isinstance(v["temp_c"], int), v' \
+            || fail "chat $stream --schema ($mode) did not print the parsed object"
+    done
+    rm -f "$schema"
     out=$(cargo run -q "${flags[@]}" --example tools -- Paris)
     grep -q '^tool call: get_weather(' <<<"$out" || fail "tools ($mode): $out"
-    echo "examples ($mode): chat, chat --stream, chat --stream --json, tools: ok"
+    out=$(cargo run -q "${flags[@]}" --example structured)
+    grep -q '^streamed: ' <<<"$out" || fail "structured ($mode): $out"
+    echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --schema (plain and streamed), tools, structured: ok"
 done
 
 out=$(cargo run -q --features async --example async_server -- self-test 4)
