@@ -4,56 +4,49 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::completion::{FinishReason, Usage};
-use super::lenient;
+use super::lenient::{self, read::*};
 use super::message::Role;
 
 /// One server-sent event of a streamed completion.
 ///
 /// The final chunk of a stream with `stream_options.include_usage` has `choices: []` and
 /// carries `usage`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatCompletionChunk {
     /// The completion's id, the same on every chunk (empty when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// `"chat.completion.chunk"` (empty when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub object: String,
     /// Unix time of creation (0 when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::lenient_u64",
-        skip_serializing_if = "lenient::is_zero"
-    )]
+    #[serde(skip_serializing_if = "lenient::is_zero")]
     pub created: u64,
     /// The model that answers.
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// The deltas in this chunk, one per choice that advanced.
-    #[serde(default, deserialize_with = "lenient::null_default")]
     pub choices: Vec<ChunkChoice>,
     /// Token accounting (usually only on the last chunk).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// The backend configuration fingerprint, when reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient::deserialize_with_extra!(ChatCompletionChunk, "a chat completion chunk", extra, {
+    id: "id" => NullDefault<String>, or String::new();
+    object: "object" => NullDefault<String>, or String::new();
+    created: "created" => U64, or 0;
+    model: "model" => NullDefault<String>, or String::new();
+    choices: "choices" => NullDefault<Vec<ChunkChoice>>, or Vec::new();
+    usage: "usage" => Plain<Option<Usage>>, or None;
+    system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
+});
 
 /// The change to one choice carried by a chunk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

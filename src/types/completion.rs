@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::lenient;
+use super::lenient::{self, read::*};
 use super::message::{ChatMessage, Role};
 
 /// The server's answer to a chat-completions request.
@@ -13,52 +13,46 @@ use super::message::{ChatMessage, Role};
 /// Every field a compatible server may leave out (`id`, `object`, `created`, `usage`,
 /// `system_fingerprint`) reads as empty; fields this crate does not model (llama.cpp's
 /// `timings`, vLLM's `prompt_logprobs`, …) are kept in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatCompletion {
     /// The completion's id (empty when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// `"chat.completion"` (empty when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub object: String,
     /// Unix time of creation (0 when the server sent none).
-    #[serde(
-        default,
-        deserialize_with = "lenient::lenient_u64",
-        skip_serializing_if = "lenient::is_zero"
-    )]
+    #[serde(skip_serializing_if = "lenient::is_zero")]
     pub created: u64,
     /// The model that answered, as the server names it.
-    #[serde(
-        default,
-        deserialize_with = "lenient::null_default",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// One entry per requested answer (`n`).
-    #[serde(default, deserialize_with = "lenient::null_default")]
     pub choices: Vec<Choice>,
     /// Token accounting, when the server reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// The backend configuration fingerprint, when reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
     /// The service tier that served the request, when reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<String>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient::deserialize_with_extra!(ChatCompletion, "a chat completion", extra, {
+    id: "id" => NullDefault<String>, or String::new();
+    object: "object" => NullDefault<String>, or String::new();
+    created: "created" => U64, or 0;
+    model: "model" => NullDefault<String>, or String::new();
+    choices: "choices" => NullDefault<Vec<Choice>>, or Vec::new();
+    usage: "usage" => Plain<Option<Usage>>, or None;
+    system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
+    service_tier: "service_tier" => Plain<Option<String>>, or None;
+});
 
 impl ChatCompletion {
     /// The first choice's message text, if any: the usual way to read an answer.
@@ -76,31 +70,43 @@ impl ChatCompletion {
 }
 
 /// One answer within a [`ChatCompletion`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
     /// Its position among the `n` answers.
-    #[serde(default, deserialize_with = "lenient::lenient_u32")]
     pub index: u32,
     /// The assistant's message.
-    #[serde(default = "assistant_message", deserialize_with = "message_or_null")]
     pub message: ChatMessage,
     /// Why generation stopped; `None` when the server did not say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
     /// Log probabilities, when requested, as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+lenient::deserialize_with_extra!(Choice, "a choice", extra, {
+    index: "index" => U32, or 0;
+    message: "message" => MessageOrNull, or assistant_message();
+    finish_reason: "finish_reason" => Plain<Option<FinishReason>>, or None;
+    logprobs: "logprobs" => Plain<Option<Value>>, or None;
+});
+
 fn assistant_message() -> ChatMessage {
     ChatMessage::empty(Role::Assistant)
 }
 
-fn message_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<ChatMessage, D::Error> {
-    Ok(Option::<ChatMessage>::deserialize(d)?.unwrap_or_else(assistant_message))
+/// A message, or the assistant's empty one for `null`.
+struct MessageOrNull(ChatMessage);
+
+impl<'de> Deserialize<'de> for MessageOrNull {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(MessageOrNull(
+            Option::<ChatMessage>::deserialize(d)?.unwrap_or_else(assistant_message),
+        ))
+    }
 }
 
 /// Why the model stopped. Values a server invents (`"eos_token"`, `""`) are kept in
@@ -161,33 +167,38 @@ impl Serialize for FinishReason {
 
 impl<'de> Deserialize<'de> for FinishReason {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        Ok(FinishReason::from_wire(&s))
+        let s = lenient::Text::deserialize(d)?;
+        Ok(FinishReason::from_wire(s.as_str()))
     }
 }
 
 /// Token accounting for a request.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Usage {
     /// Tokens in the prompt.
-    #[serde(default, deserialize_with = "lenient::lenient_u64")]
     pub prompt_tokens: u64,
     /// Tokens generated.
-    #[serde(default, deserialize_with = "lenient::lenient_u64")]
     pub completion_tokens: u64,
     /// Their sum, as the server reports it.
-    #[serde(default, deserialize_with = "lenient::lenient_u64")]
     pub total_tokens: u64,
     /// Details (cached tokens, audio tokens, …), verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<Value>,
     /// Details (reasoning tokens, …), verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completion_tokens_details: Option<Value>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient::deserialize_with_extra!(Usage, "token usage", extra, {
+    prompt_tokens: "prompt_tokens" => U64, or 0;
+    completion_tokens: "completion_tokens" => U64, or 0;
+    total_tokens: "total_tokens" => U64, or 0;
+    prompt_tokens_details: "prompt_tokens_details" => Plain<Option<Value>>, or None;
+    completion_tokens_details: "completion_tokens_details" => Plain<Option<Value>>, or None;
+});
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::lenient;
+use super::lenient::{self, read::*};
 
 /// Who wrote a message. Unknown roles from a server are kept as [`Role::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -73,8 +73,8 @@ impl Serialize for Role {
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A missing or null role in a response message means the assistant.
-        let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(s.map_or(Role::Assistant, |s| Role::from_wire(&s)))
+        let s = Option::<lenient::Text<'de>>::deserialize(d)?;
+        Ok(s.map_or(Role::Assistant, |s| Role::from_wire(s.as_str())))
     }
 }
 
@@ -83,37 +83,48 @@ impl<'de> Deserialize<'de> for Role {
 /// Build one with the short constructors ([`ChatMessage::user`], [`ChatMessage::system`],
 /// [`ChatMessage::assistant`], [`ChatMessage::tool`]) and adjust fields as needed; every
 /// field is public.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatMessage {
     /// Who wrote it.
     pub role: Role,
     /// Text, or a list of content parts (text, images, audio, files). `None` is not sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
     /// An optional participant name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Tool calls the assistant made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
     /// For a `tool` message: the id of the call this answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// The assistant's refusal text, when it refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
     /// Reasoning text from reasoning models (DeepSeek, vLLM, llama.cpp), or extracted from
     /// `<think>` blocks. Kept when the message is sent back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
     /// For structured output: the answer parsed as JSON. Never sent to the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parsed: Option<Value>,
     /// Fields this crate does not model (`audio`, `annotations`, `reasoning`, …), kept
     /// verbatim and sent back as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient::deserialize_with_extra!(ChatMessage, "a chat message", extra, {
+    role: "role" => Plain<Role>, or Role::Assistant;
+    content: "content" => Plain<Option<Content>>, or None;
+    name: "name" => Plain<Option<String>>, or None;
+    tool_calls: "tool_calls" => Plain<Option<Vec<ToolCall>>>, or None;
+    tool_call_id: "tool_call_id" => Plain<Option<String>>, or None;
+    refusal: "refusal" => Plain<Option<String>>, or None;
+    reasoning_content: "reasoning_content" => Plain<Option<String>>, or None;
+    parsed: "parsed" => Plain<Option<Value>>, or None;
+});
 
 impl ChatMessage {
     /// A message with this role and text content and nothing else.
@@ -216,13 +227,37 @@ impl ChatMessage {
 }
 
 /// Message content: plain text, or a list of parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
     Text(String),
     /// Content parts (multimodal input).
     Parts(Vec<ContentPart>),
+}
+
+// By hand rather than `#[serde(untagged)]`, which buffers the value to try each variant.
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+        impl<'de> serde::de::Visitor<'de> for ContentVisitor {
+            type Value = Content;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of content parts")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Content, E> {
+                Ok(Content::Text(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Content, E> {
+                Ok(Content::Text(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Content::Parts)
+            }
+        }
+        d.deserialize_any(ContentVisitor)
+    }
 }
 
 impl From<&str> for Content {
@@ -371,21 +406,15 @@ impl<'de> Deserialize<'de> for ContentPart {
 }
 
 /// A tool call made by the assistant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolCall {
     /// The call's id, echoed by the tool result (`ChatMessage::tool`). Servers differ in
     /// format (`call_…`, bare random strings); missing ids read as `""`.
-    #[serde(default, deserialize_with = "lenient::null_default")]
     pub id: String,
     /// The tool type; `"function"` for function tools.
-    #[serde(
-        rename = "type",
-        default = "function_kind",
-        deserialize_with = "function_kind_or_null"
-    )]
+    #[serde(rename = "type")]
     pub kind: String,
     /// The function called and its arguments.
-    #[serde(default)]
     pub function: FunctionCall,
     /// Fields this crate does not model, kept verbatim.
     #[serde(flatten)]
@@ -415,8 +444,21 @@ pub(crate) fn function_kind() -> String {
     "function".to_owned()
 }
 
-fn function_kind_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(function_kind))
+lenient::deserialize_with_extra!(ToolCall, "a tool call", extra, {
+    id: "id" => NullDefault<String>, or String::new();
+    kind: "type" => KindOrNull, or function_kind();
+    function: "function" => Plain<FunctionCall>, or FunctionCall::default();
+});
+
+/// The tool type, `"function"` for `null`.
+struct KindOrNull(String);
+
+impl<'de> Deserialize<'de> for KindOrNull {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(KindOrNull(
+            Option::<String>::deserialize(d)?.unwrap_or_else(function_kind),
+        ))
+    }
 }
 
 /// The function a tool call invokes.
