@@ -864,3 +864,29 @@ async fn real_server_typed_parse_plain_and_streamed() {
     // Greedy decoding without a prompt cache: the streamed answer is the same answer.
     assert_eq!(streamed.content(), plain.content());
 }
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn the_key_stays_out_of_parse_errors() {
+    // A model (or proxy) echoing the key in an answer that does not parse.
+    const KEY: &str = "sk-structured-secret-0123456789";
+    let echo = format!("my key is {KEY}, not JSON");
+    let server = ScriptedServer::start(vec![
+        Reply::json(200, chat_completion(&echo)),
+        Reply::json(200, chat_completion(&echo)),
+        Reply::sse(&sse_chunks(&[&echo])),
+    ]);
+    let m = OpenAICompatibleModel::builder("test-model")
+        .url(server.url())
+        .api_key(KEY)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = m.parse::<Person>(&ask(), None).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }));
+    assert!(!format!("{err} {err:?}").contains(KEY), "{err:?}");
+    let mut stream = m.stream_parse::<Person>(&ask(), None).unwrap();
+    let all = events(&mut stream).await;
+    let err = all.last().unwrap().as_ref().unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }));
+    assert!(!format!("{err} {err:?}").contains(KEY), "{err:?}");
+}

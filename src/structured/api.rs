@@ -110,7 +110,7 @@ impl OpenAICompatibleModel {
         check_tools(tools, self.model_config().get("tools"))?;
         let prepared = self.prepare(messages, Some(format), tools, Some(false))?;
         let first_error = match self.execute(&prepared).await {
-            Ok(completion) => match parse_completion::<T>(completion, path) {
+            Ok(completion) => match parse_completion::<T>(completion, path, self.secret()) {
                 Ok(parsed) => return Ok(parsed),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Unparsable(e)) => e,
@@ -126,7 +126,8 @@ impl OpenAICompatibleModel {
         let fallback = ResponseFormat::JsonObject;
         let prepared = self.prepare(&messages, Some(&fallback), tools, Some(false))?;
         let completion = self.execute(&prepared).await?;
-        parse_completion(completion, ParsePath::JsonObjectFallback).map_err(Failure::into_error)
+        parse_completion(completion, ParsePath::JsonObjectFallback, self.secret())
+            .map_err(Failure::into_error)
     }
 
     /// `run` with a [`ResponseFormat::JsonSchema`]: a parsed completion (messages carry

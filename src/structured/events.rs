@@ -99,6 +99,8 @@ pub(crate) struct EventState<T> {
     choices: Vec<ChoiceTrack>,
     queue: VecDeque<Result<StructuredEvent<T>>>,
     path: ParsePath,
+    /// The API key, kept out of decode errors.
+    secret: Option<String>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -122,12 +124,13 @@ struct CallTrack {
 
 impl<T: DeserializeOwned> EventState<T> {
     /// `path` is what the final completion reports (the request's format).
-    pub(crate) fn new(path: ParsePath) -> Self {
+    pub(crate) fn new(path: ParsePath, secret: Option<String>) -> Self {
         EventState {
             acc: ChunkAccumulator::new(),
             choices: Vec::new(),
             queue: VecDeque::new(),
             path,
+            secret,
             _type: PhantomData,
         }
     }
@@ -198,7 +201,8 @@ impl<T: DeserializeOwned> EventState<T> {
 
     /// The completion assembled from every chunk, parsed into the type.
     pub(crate) fn final_completion(&self) -> Result<ParsedChatCompletion<T>> {
-        parse_completion(self.acc.clone().finish(), self.path).map_err(Failure::into_error)
+        parse_completion(self.acc.clone().finish(), self.path, self.secret.as_deref())
+            .map_err(Failure::into_error)
     }
 
     fn choice(&mut self, index: u32) -> usize {
@@ -227,13 +231,14 @@ impl<T: DeserializeOwned> EventState<T> {
             close_call(choice, i, call, &mut self.queue);
         }
         if !track.content.trim().is_empty() && track.refusal.is_empty() {
-            let item = parse_content::<T>(&track.content).map(|(_, parsed)| {
-                StructuredEvent::ContentDone {
-                    choice,
-                    content: track.content.clone(),
-                    parsed,
-                }
-            });
+            let item =
+                parse_content::<T>(&track.content, self.secret.as_deref()).map(|(_, parsed)| {
+                    StructuredEvent::ContentDone {
+                        choice,
+                        content: track.content.clone(),
+                        parsed,
+                    }
+                });
             self.queue.push_back(item);
         }
         if !track.refusal.is_empty() {
@@ -355,7 +360,7 @@ mod tests {
 
     #[test]
     fn content_deltas_carry_the_partial_json_then_done_parses() {
-        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema, None);
         let mut partials = Vec::new();
         for piece in ["{\"na", "me\": \"A", "da\", \"age\"", ": 36", "}"] {
             s.push(content(piece));
@@ -413,7 +418,7 @@ mod tests {
 
     #[test]
     fn tool_call_arguments_and_refusal() {
-        let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
         s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": [
             {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"x\""}}
         ]}}])));
@@ -454,7 +459,7 @@ mod tests {
             ]
         );
 
-        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema, None);
         s.push(chunk(
             json!([{"index": 0, "delta": {"refusal": "I can't"}}]),
         ));
@@ -476,7 +481,7 @@ mod tests {
 
     #[test]
     fn length_content_filter_and_bad_content_are_errors() {
-        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema, None);
         s.push(content("{\"name\": \"A"));
         s.push(finish("length"));
         let events = drain(&mut s);
@@ -485,14 +490,14 @@ mod tests {
         );
         assert!(matches!(s.final_completion(), Err(Error::Length(_))));
 
-        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema, None);
         s.push(finish("content_filter"));
         assert!(matches!(
             drain(&mut s).last(),
             Some(Err(Error::ContentFilter(_)))
         ));
 
-        let mut s = EventState::<Person>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Person>::new(ParsePath::JsonSchema, None);
         s.push(content("{\"name\": \"Ada\"}"));
         s.push(finish("stop"));
         assert!(matches!(
@@ -503,7 +508,7 @@ mod tests {
 
     #[test]
     fn choices_are_kept_apart_and_finished_at_the_end_without_a_finish_reason() {
-        let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
         s.push(chunk(json!([
             {"index": 0, "delta": {"content": "[1"}},
             {"index": 1, "delta": {"content": "[2"}}
@@ -593,7 +598,7 @@ mod measure {
             .collect();
         let t = Instant::now();
         for _ in 0..rounds {
-            let mut s = EventState::<Value>::new(ParsePath::JsonSchema);
+            let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
             for c in &chunks {
                 s.push(c.clone());
                 while let Some(e) = s.pop() {

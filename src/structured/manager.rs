@@ -82,10 +82,11 @@ impl<T> fmt::Debug for ChatCompletionStreamManager<T> {
 
 impl<T: DeserializeOwned> ChatCompletionStreamManager<T> {
     pub(crate) fn new(model: OpenAICompatibleModel, prepared: Prepared, path: ParsePath) -> Self {
+        let events = EventState::new(path, model.secret().map(str::to_owned));
         ChatCompletionStreamManager {
             inner: Some(Box::new(Inner {
                 phase: Phase::Idle(Box::new((model, prepared))),
-                events: EventState::new(path),
+                events,
                 failure: None,
             })),
             #[cfg(feature = "async")]

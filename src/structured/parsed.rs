@@ -184,9 +184,11 @@ impl Failure {
 }
 
 /// Checks the finish reasons, then parses every choice's content (unless it refused).
+/// `secret` (the API key) is kept out of the errors' text.
 pub(crate) fn parse_completion<T: DeserializeOwned>(
     completion: ChatCompletion,
     path: ParsePath,
+    secret: Option<&str>,
 ) -> std::result::Result<ParsedChatCompletion<T>, Failure> {
     check_finish(&completion).map_err(Failure::Final)?;
     let mut choices = Vec::with_capacity(completion.choices.len());
@@ -207,7 +209,8 @@ pub(crate) fn parse_completion<T: DeserializeOwned>(
         let mut parsed = None;
         if refusal.is_none() {
             if let Some(text) = message.text().filter(|t| !t.trim().is_empty()) {
-                let (value, typed) = parse_content::<T>(&text).map_err(Failure::Unparsable)?;
+                let (value, typed) =
+                    parse_content::<T>(&text, secret).map_err(Failure::Unparsable)?;
                 message.parsed = Some(value);
                 parsed = Some(typed);
             }
@@ -255,18 +258,23 @@ pub(crate) fn check_finish(completion: &ChatCompletion) -> Result<()> {
 
 /// The answer as JSON and as a `T`. A Markdown code fence around the JSON (which models
 /// write when a json_object prompt is followed loosely) is tolerated.
-pub(crate) fn parse_content<T: DeserializeOwned>(content: &str) -> Result<(Value, T)> {
+pub(crate) fn parse_content<T: DeserializeOwned>(
+    content: &str,
+    secret: Option<&str>,
+) -> Result<(Value, T)> {
     let json = strip_code_fence(content);
     let value: Value = serde_json::from_str(json).map_err(|e| {
-        Error::decode(
+        Error::decode_body(
             format!("the structured answer is not valid JSON: {e}"),
             content.as_bytes(),
+            secret,
         )
     })?;
     let typed = T::deserialize(&value).map_err(|e| {
-        Error::decode(
+        Error::decode_body(
             format!("the structured answer does not fit the expected type: {e}"),
             content.as_bytes(),
+            secret,
         )
     })?;
     Ok((value, typed))
@@ -416,7 +424,7 @@ mod tests {
             {"index": 0, "message": {"role": "assistant", "content": "{\"name\":\"Ada\",\"age\":36}"}, "finish_reason": "stop"},
             {"index": 1, "message": {"role": "assistant", "content": "```json\n{\"name\":\"Bo\",\"age\":2}\n```"}, "finish_reason": "stop"}
         ]));
-        let p = parse_completion::<Person>(c, ParsePath::JsonSchema).unwrap();
+        let p = parse_completion::<Person>(c, ParsePath::JsonSchema, None).unwrap();
         assert_eq!(
             p.parsed(),
             Some(&Person {
@@ -442,7 +450,7 @@ mod tests {
         let c = completion(json!([
             {"message": {"content": null, "refusal": "I can't help with that."}, "finish_reason": "stop"}
         ]));
-        let p = parse_completion::<Person>(c, ParsePath::JsonSchema).unwrap();
+        let p = parse_completion::<Person>(c, ParsePath::JsonSchema, None).unwrap();
         assert_eq!(p.parsed(), None);
         assert_eq!(p.refusal(), Some("I can't help with that."));
         assert!(matches!(p.into_parsed(), Err(Error::Refusal(r)) if r.contains("can't")));
@@ -450,7 +458,7 @@ mod tests {
         let c = completion(json!([{"message": {"content": "", "tool_calls": [
             {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
         ]}, "finish_reason": "tool_calls"}]));
-        let p = parse_completion::<Person>(c, ParsePath::JsonSchema).unwrap();
+        let p = parse_completion::<Person>(c, ParsePath::JsonSchema, None).unwrap();
         assert_eq!(p.parsed(), None);
         assert!(
             matches!(p.into_parsed(), Err(Error::Decode { message, .. }) if message.contains("tool_calls"))
@@ -461,7 +469,7 @@ mod tests {
     fn length_and_content_filter_are_final() {
         for (reason, want_length) in [("length", true), ("content_filter", false)] {
             let c = completion(json!([{"message": {"content": "{\"na"}, "finish_reason": reason}]));
-            match parse_completion::<Person>(c, ParsePath::JsonSchema) {
+            match parse_completion::<Person>(c, ParsePath::JsonSchema, None) {
                 Err(Failure::Final(Error::Length(c))) if want_length => {
                     assert_eq!(c.content(), Some("{\"na"))
                 }
@@ -482,7 +490,7 @@ mod tests {
             let c = completion(json!([{"message": {"content": content}, "finish_reason": "stop"}]));
             assert!(
                 matches!(
-                    parse_completion::<Person>(c, ParsePath::JsonSchema),
+                    parse_completion::<Person>(c, ParsePath::JsonSchema, None),
                     Err(Failure::Unparsable(Error::Decode { .. }))
                 ),
                 "{content}"
