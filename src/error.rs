@@ -443,3 +443,49 @@ mod tests {
         assert!(e.message.contains("[REDACTED]"));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any body, JSON-shaped or not, gives an error with a message, a bounded raw body,
+        /// and never the secret.
+        #[test]
+        fn any_body_parses_without_the_secret(
+            prefix in prop::collection::vec(any::<u8>(), 0..64),
+            json in prop_oneof![
+                Just(String::new()),
+                "[a-z ]{0,20}".prop_map(|m| format!("{{\"error\":{{\"message\":\"{m} SECRET\",\"code\":7}}}}")),
+                "[a-z ]{0,20}".prop_map(|m| format!("{{\"object\":\"error\",\"message\":\"SECRET {m}\",\"code\":\"x\"}}")),
+                "[a-z ]{0,20}".prop_map(|m| format!("{{\"error\":\"{m}SECRET\"}}")),
+            ],
+            suffix in prop::collection::vec(any::<u8>(), 0..64),
+            status in prop::option::of(100u16..600),
+        ) {
+            let secret = "sk-prop-secret-0123456789";
+            let mut body = prefix;
+            body.extend_from_slice(json.replace("SECRET", secret).as_bytes());
+            body.extend_from_slice(&suffix);
+            let e = ApiError::from_body(status, &body, Some(secret.to_owned()), Some(secret));
+            prop_assert!(!e.message.is_empty());
+            prop_assert!(e.body.len() <= MAX_KEPT_BODY * 3);
+            let shown = format!("{e} {e:?}");
+            prop_assert!(!shown.contains(secret), "{}", shown);
+            let d = Error::decode_body(format!("quoting {secret:?}"), &body, Some(secret));
+            let shown = format!("{d} {d:?}");
+            prop_assert!(!shown.contains(secret), "{}", shown);
+        }
+
+        /// `shorten` never splits a character and keeps at most `max` of them (plus "…").
+        #[test]
+        fn shorten_keeps_char_boundaries(text in ".{0,400}", max in 0usize..320) {
+            let s = shorten(&text, max);
+            prop_assert!(s.chars().count() <= max + 1);
+            prop_assert!(text.starts_with(s.trim_end_matches('…')));
+        }
+    }
+}

@@ -266,3 +266,73 @@ mod tests {
         assert_eq!(parse_http_date(""), None);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+
+    /// Days since 1970 counted the slow way, independently of `days_from_civil`.
+    fn days_slow(y: u64, m: u64, d: u64) -> u64 {
+        let leap = |y: u64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let mut days = (1970..y)
+            .map(|y| if leap(y) { 366 } else { 365 })
+            .sum::<u64>();
+        let lengths = [
+            31,
+            if leap(y) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        days += lengths[..(m - 1) as usize].iter().sum::<u64>();
+        days + d - 1
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any header values: no panic, and a wait honoured is always in (0, 120 s].
+        #[test]
+        fn any_retry_after_is_bounded(
+            ms in prop::option::of(".{0,24}"),
+            secs in prop::option::of(prop_oneof![".{0,32}", (-1e6f64..1e6).prop_map(|f| f.to_string())]),
+            status in 0u16..1000,
+            now in 0u64..4_000_000_000,
+        ) {
+            let mut h = Vec::new();
+            if let Some(v) = ms { h.push(("retry-after-ms".to_owned(), v)); }
+            if let Some(v) = secs { h.push(("retry-after".to_owned(), v)); }
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+            if let Some(RetryAfter::Wait(d)) = retry_after(&h, now) {
+                prop_assert!(!d.is_zero() && d <= MAX_RETRY_AFTER);
+            }
+            if let Decision::Retry(d) = decide_status(status, &h, &mut Delays::new(), now) {
+                prop_assert!(d <= MAX_RETRY_AFTER);
+            }
+        }
+
+        /// Every valid IMF-fixdate parses to the instant it names.
+        #[test]
+        fn http_dates_parse_exactly(
+            y in 1970u64..2400, m in 1u64..=12, d in 1u64..=28,
+            h in 0u64..24, mi in 0u64..60, s in 0u64..60,
+        ) {
+            let text = format!("Mon, {d:02} {} {y} {h:02}:{mi:02}:{s:02} GMT", MONTHS[(m - 1) as usize]);
+            let want = SystemTime::UNIX_EPOCH
+                + Duration::from_secs(days_slow(y, m, d) * 86_400 + h * 3600 + mi * 60 + s);
+            prop_assert_eq!(parse_http_date(&text), Some(want));
+        }
+    }
+}
