@@ -642,3 +642,52 @@ async fn a_redirect_to_another_host_is_refused() {
     still_works(&m).await;
     assert_eq!(elsewhere.hits(), 0);
 }
+
+/// A real gzip bomb: ~50 KB on the wire that inflates to 50 MB. The limit applies to the
+/// decoded size, so it fails like an honest 50 MB body, quickly and without holding 50 MB.
+fn gzip_reply(content_type: &str, text: &[u8]) -> Reply {
+    use flate2::write::GzEncoder;
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text).unwrap();
+    let body = gz.finish().unwrap();
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    Reply::raw(&out)
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_gzip_bomb_hits_the_size_limit() {
+    let zeros = "0".repeat(50 * 1024 * 1024);
+    let plain = chat_completion(&zeros).to_string();
+    let sse = format!(
+        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{zeros}\"}}}}]}}\n\n"
+    );
+    drop(zeros);
+    let bomb = gzip_reply("application/json", plain.as_bytes());
+    let stream_bomb = gzip_reply("text/event-stream", sse.as_bytes());
+    drop((plain, sse));
+    let server = ScriptedServer::start(vec![bomb, stream_bomb, ok(), ok_stream()]);
+    let m = model(&server, Duration::from_secs(20));
+    let t = Instant::now();
+    let err = m.complete(&hi()).await.unwrap_err();
+    seen("a_gzip_bomb_hits_the_size_limit (plain)", &err);
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit } if limit == DEFAULT_MAX_RESPONSE_BYTES),
+        "{err:?}"
+    );
+    let items = collect(m.stream(&hi()).await.unwrap()).await;
+    for e in items.iter().filter_map(|i| i.as_ref().err()) {
+        seen("a_gzip_bomb_hits_the_size_limit (stream item)", e);
+    }
+    assert!(
+        matches!(items.as_slice(), [Err(Error::BodyTooLarge { limit })] if *limit == DEFAULT_MAX_RESPONSE_BYTES),
+        "{:?}",
+        items.iter().map(|i| i.as_ref().err()).collect::<Vec<_>>()
+    );
+    within(t, Duration::ZERO, Duration::from_secs(20));
+    still_works(&m).await;
+}
