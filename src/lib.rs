@@ -281,6 +281,11 @@ mod structured;
 mod transport;
 mod types;
 
+/// Entry points for the criterion benches in `benches/` (hidden, unstable).
+#[doc(hidden)]
+#[path = "bench.rs"]
+pub mod __bench;
+
 /// Entry points for the fuzz targets in `fuzz/`; compiled only under `--cfg fuzzing`.
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -1,0 +1,84 @@
+//! Runs one CPU-only operation of the client N times, for instruction counts under
+//! `valgrind --tool=callgrind` (deterministic where wall time on a shared machine is not).
+//!
+//! ```text
+//! ops chunks|sse|completion|body|accumulate N
+//! ```
+//!
+//! * `chunks`: the 1000-chunk stub stream through the stream pipeline (SSE + parse), N times;
+//! * `sse`: the same body through the SSE decoder only;
+//! * `completion`: the stub's completion parsed N times;
+//! * `body`: the request body of the 2-message conversation assembled N times;
+//! * `accumulate`: 1000 parsed chunks accumulated N times.
+//!
+//! Divide the instruction count (minus a run with N = 0) by N (times 1000 for per-chunk
+//! figures of `chunks`, `sse` and `accumulate`).
+
+use std::hint::black_box;
+
+use openai_compatible::__bench::{request_body, sse_events, stream_chunks};
+use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator};
+
+#[path = "stub_server.rs"]
+mod stub;
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let (op, n) = match argv.as_slice() {
+        [op, n] => (op.as_str(), n.parse::<usize>().expect("N")),
+        _ => {
+            eprintln!("usage: ops chunks|sse|completion|body|accumulate N");
+            std::process::exit(2);
+        }
+    };
+    let body = stub::sse_body(1000);
+    match op {
+        "chunks" => {
+            for _ in 0..n {
+                assert_eq!(stream_chunks(black_box(&body), 4096).unwrap(), 1000);
+            }
+        }
+        "sse" => {
+            for _ in 0..n {
+                assert_eq!(sse_events(black_box(&body), 4096), 1001);
+            }
+        }
+        "completion" => {
+            for _ in 0..n {
+                black_box(
+                    serde_json::from_slice::<ChatCompletion>(black_box(
+                        stub::COMPLETION.as_bytes(),
+                    ))
+                    .unwrap(),
+                );
+            }
+        }
+        "body" => {
+            let messages = vec![
+                ChatMessage::system("You are a helpful assistant. Answer in one sentence."),
+                ChatMessage::user("Is seventeen a prime number?"),
+            ];
+            let config = serde_json::json!({"temperature": 0.0});
+            let config = config.as_object().expect("an object");
+            for _ in 0..n {
+                black_box(request_body("gpt-4o-mini", black_box(&messages), config, None).unwrap());
+            }
+        }
+        "accumulate" => {
+            let chunks: Vec<ChatCompletionChunk> = (0..1000)
+                .map(|i| serde_json::from_str(&stub::chunk_json(i, 1000)).unwrap())
+                .collect();
+            for _ in 0..n {
+                let mut acc = ChunkAccumulator::new();
+                for c in &chunks {
+                    acc.push(c);
+                }
+                black_box(acc.finish());
+            }
+        }
+        other => {
+            eprintln!("unknown op {other:?}");
+            std::process::exit(2);
+        }
+    }
+}
