@@ -691,3 +691,84 @@ async fn a_gzip_bomb_hits_the_size_limit() {
     within(t, Duration::ZERO, Duration::from_secs(20));
     still_works(&m).await;
 }
+
+/// Accepts `n` connections; on each, reads the request head and then sends a response head
+/// one byte every 100 ms (a slowloris server), until the client gives up.
+fn trickling_head_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => seen.extend_from_slice(&buf[..k]),
+                }
+            }
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+            for b in head {
+                std::thread::sleep(Duration::from_millis(100));
+                if conn.write_all(&[*b]).is_err() {
+                    break; // the client gave up
+                }
+            }
+        }
+    });
+    (port, handle)
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_head_trickling_byte_by_byte_is_bounded_by_the_timeout() {
+    // The head's bytes come every 100 ms, well inside the 600 ms timeout, but the whole head
+    // would take ~13 s: the wait for a head is bounded as a whole, not per byte.
+    let (port, server) = trickling_head_server(2);
+    let m = model_at(
+        &format!("http://127.0.0.1:{port}/v1"),
+        Duration::from_millis(600),
+        0,
+    );
+    let t = Instant::now();
+    let err = m.complete(&hi()).await.unwrap_err();
+    seen("a_head_trickling (plain)", &err);
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: TimeoutPhase::Total,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    within(t, Duration::from_millis(550), Duration::from_millis(2500));
+    let t = Instant::now();
+    let err = m.stream(&hi()).await.unwrap_err();
+    seen("a_head_trickling (stream open)", &err);
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: TimeoutPhase::ResponseHead,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    within(t, Duration::from_millis(550), Duration::from_millis(2500));
+    drop(m);
+    // The server thread ends when its writes fail, i.e. once the client closed both
+    // connections. (Async: join off the runtime thread, whose tasks must run to close them.)
+    #[cfg(not(feature = "async"))]
+    server.join().unwrap();
+    #[cfg(feature = "async")]
+    tokio::task::spawn_blocking(move || server.join().unwrap())
+        .await
+        .unwrap();
+    within(t, Duration::ZERO, Duration::from_secs(3));
+}
