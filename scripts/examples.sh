@@ -38,9 +38,11 @@ for features in "" "async"; do
     rm -f "$schema"
     out=$(cargo run -q "${flags[@]}" --example tools -- Paris)
     grep -q '^tool call: get_weather(' <<<"$out" || fail "tools ($mode): $out"
+    out=$(echo '[{"role":"user","content":"Hello"}]' | cargo run -q "${flags[@]}" --example count_tokens)
+    [ "$out" = 8 ] || fail "count_tokens ($mode) said $out, CAMEL says 8"
     out=$(cargo run -q "${flags[@]}" --example structured)
     grep -q '^streamed: ' <<<"$out" || fail "structured ($mode): $out"
-    echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --schema (plain and streamed), tools, structured: ok"
+    echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --schema (plain and streamed), tools, count_tokens, structured: ok"
 done
 
 out=$(cargo run -q --features async --example async_server -- self-test 4)

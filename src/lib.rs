@@ -281,6 +281,9 @@ mod structured;
 mod transport;
 mod types;
 
+pub mod model_type;
+pub mod tokens;
+
 /// Entry points for the criterion benches in `benches/` (hidden, unstable).
 #[doc(hidden)]
 #[path = "bench.rs"]
@@ -304,6 +307,7 @@ pub use structured::{
     ChatCompletionStreamManager, ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage,
     ResponseFormat, StructuredEvent,
 };
+pub use tokens::{OpenAITokenCounter, TokenCounter};
 pub use types::*;
 
 /// Re-exported so async implementations of [`ChatClient`] can write

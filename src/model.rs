@@ -21,6 +21,7 @@ use crate::response::ModelResponse;
 use crate::retry::{self, Decision, Delays};
 use crate::stream::ChatCompletionStream;
 use crate::structured::ResponseFormat;
+use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, Head, HttpRequest, HttpTransport, StreamBody};
 use crate::types::{ChatCompletion, ChatMessage, Tool};
 
@@ -41,6 +42,7 @@ pub struct OpenAICompatibleModel {
     default_query: Vec<(String, String)>,
     http: HttpTransport,
     client: Option<Arc<dyn ChatClient>>,
+    token_counter: Arc<dyn TokenCounter>,
     extract_thinking: bool,
     io_log: Option<Arc<IoLog>>,
 }
@@ -78,6 +80,7 @@ pub struct OpenAICompatibleModelBuilder {
     default_headers: Vec<(String, String)>,
     default_query: Vec<(String, String)>,
     client: Option<Arc<dyn ChatClient>>,
+    token_counter: Option<Arc<dyn TokenCounter>>,
     extract_thinking: bool,
     pub(crate) io_log: LogOptions,
     #[cfg(not(feature = "async"))]
@@ -112,6 +115,7 @@ impl OpenAICompatibleModel {
             default_headers: Vec::new(),
             default_query: Vec::new(),
             client: None,
+            token_counter: None,
             extract_thinking: true,
             io_log: LogOptions::default(),
             #[cfg(not(feature = "async"))]
@@ -144,6 +148,23 @@ impl OpenAICompatibleModel {
     /// The retries after a first failed attempt.
     pub fn max_retries(&self) -> u32 {
         self.max_retries
+    }
+
+    /// The token counter: the one given to the builder, else an [`OpenAITokenCounter`] for
+    /// gpt-4o-mini (o200k_base), whose table is built on the first count.
+    pub fn token_counter(&self) -> &dyn TokenCounter {
+        self.token_counter.as_ref()
+    }
+
+    /// Counts the tokens `messages` take in a prompt, with [`token_counter`](Self::token_counter).
+    pub fn count_tokens_from_messages(&self, messages: &[ChatMessage]) -> Result<usize> {
+        self.token_counter.count_tokens_from_messages(messages)
+    }
+
+    /// The model's context window: the known window of an OpenAI (or other CAMEL-listed)
+    /// model name, else 999_999_999, with a warning logged once per process.
+    pub fn token_limit(&self) -> u64 {
+        crate::model_type::token_limit_or_default(&self.model_type)
     }
 
     /// Whether the config asks for streamed answers (a truthy `stream`), so that
@@ -562,6 +583,13 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
+    /// Count tokens with this counter instead of the default [`OpenAITokenCounter`] for
+    /// gpt-4o-mini (CAMEL's `token_counter`).
+    pub fn token_counter(mut self, counter: impl TokenCounter + 'static) -> Self {
+        self.token_counter = Some(Arc::new(counter));
+        self
+    }
+
     /// Send requests through this `ureq::Agent` (its proxy, TLS and pool settings). The
     /// model still keeps error bodies, refuses redirects and applies its own timeouts on
     /// every request.
@@ -647,6 +675,10 @@ impl OpenAICompatibleModelBuilder {
             default_query: self.default_query,
             http,
             client: self.client,
+            // Cheap: the BPE table is built on the first count, once per process.
+            token_counter: self
+                .token_counter
+                .unwrap_or_else(|| Arc::new(OpenAITokenCounter::default())),
             extract_thinking: self.extract_thinking,
             io_log,
         })
