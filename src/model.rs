@@ -182,6 +182,15 @@ impl OpenAICompatibleModel {
     ) -> Result<Prepared> {
         let messages = &*preprocess::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
+        // Copy the config only when forcing the mode changes it (`complete` on a config
+        // without `stream` is the common case).
+        let force_stream = force_stream.filter(|&stream| {
+            if stream {
+                self.config.get("stream") != Some(&Value::Bool(true))
+            } else {
+                self.config.contains_key("stream") || self.config.contains_key("stream_options")
+            }
+        });
         match force_stream {
             None => request::prepare(&self.model_type, messages, &self.config, tools, rf.as_ref()),
             Some(stream) => {
@@ -210,7 +219,13 @@ impl OpenAICompatibleModel {
     }
 
     fn decode_completion(&self, body: &[u8]) -> Result<ChatCompletion> {
-        let completion: ChatCompletion = serde_json::from_slice(body).map_err(|e| {
+        // From text when the body is UTF-8 (it always is): `from_slice` checks every string
+        // separately, which cost more than the one check of the whole body.
+        let parsed = match std::str::from_utf8(body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(body),
+        };
+        let completion: ChatCompletion = parsed.map_err(|e| {
             Error::decode_body(
                 format!("the response is not a chat completion: {e}"),
                 body,
@@ -374,17 +389,21 @@ impl OpenAICompatibleModel {
         let mut query = self.default_query.clone();
         query.extend(prepared.query.iter().cloned());
         let url = config::endpoint(&self.base_url, "chat/completions", &query);
-        let mut headers = self.headers_for(prepared);
-        headers.push(("x-stainless-retry-count".into(), "0".into()));
-        let count_at = headers.len() - 1;
+        // The model's headers as they are unless this call adds some (the transport adds
+        // the retry count).
+        let headers = if prepared.headers.is_empty() {
+            std::borrow::Cow::Borrowed(self.headers.as_slice())
+        } else {
+            std::borrow::Cow::Owned(self.headers_for(prepared))
+        };
         let timeout = prepared.timeout.unwrap_or(self.timeout);
         let mut delays = Delays::new();
         let mut attempt: u32 = 0;
         loop {
-            headers[count_at].1 = attempt.to_string();
             let req = HttpRequest {
                 url: &url,
                 headers: &headers,
+                attempt,
                 body: &prepared.body,
                 timeout,
                 max_body: self.max_response_bytes,

@@ -24,8 +24,11 @@ pub(crate) use nonblocking::{sleep, tls_config, HttpTransport, StreamBody};
 #[derive(Debug)]
 pub(crate) struct HttpRequest<'a> {
     pub url: &'a str,
-    /// Every header to send, the `Authorization` one included.
+    /// Every header to send, the `Authorization` one included, except
+    /// `x-stainless-retry-count`, which the transport adds from `attempt`.
     pub headers: &'a [(String, String)],
+    /// 0 for the first attempt, then the number of retries so far.
+    pub attempt: u32,
     pub body: &'a [u8],
     /// Non-stream: bound on the whole exchange. Stream: bound on connect, on the wait for
     /// the response head, and on each silence between reads.
@@ -76,6 +79,9 @@ impl TransportError {
         }
     }
 }
+
+/// The header telling the server how many times this request was retried.
+pub(crate) const RETRY_COUNT_HEADER: &str = "x-stainless-retry-count";
 
 /// The `User-Agent` every request carries.
 pub(crate) const USER_AGENT: &str =

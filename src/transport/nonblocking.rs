@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Head, HttpRequest, TransportError, USER_AGENT};
+use super::{Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT};
 use crate::error::{Error, TimeoutPhase};
 
 /// Sleeps between retries without blocking the runtime.
@@ -76,7 +76,8 @@ impl HttpTransport {
         for (k, v) in req.headers {
             b = b.header(k.as_str(), v.as_str());
         }
-        b.body(req.body.to_vec())
+        b.header(RETRY_COUNT_HEADER, req.attempt)
+            .body(req.body.to_vec())
     }
 
     /// A non-stream exchange: the whole body, within `req.timeout` end to end.
