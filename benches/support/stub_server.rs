@@ -13,7 +13,8 @@
 //!   `http://ADDR/chunks/100000/v1` picks the stream length without touching the client), or
 //!   else the body's `max_tokens`, or else 1000.
 //!
-//! One thread per connection; responses are rendered once per N and cached. The criterion
+//! One thread per connection; responses up to 10k chunks are rendered once per N and cached,
+//! longer ones while they are written. The criterion
 //! benches include this file as a module and call [`spawn`].
 
 #![allow(dead_code)]
@@ -64,20 +65,48 @@ pub fn sse_body(n: usize) -> Vec<u8> {
     out
 }
 
+/// Longer streams are rendered while they are sent, so the stub stays small.
+const CACHED_UP_TO: usize = 10_000;
+
+const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
+
+/// Appends one event as one HTTP chunk.
+fn frame(out: &mut Vec<u8>, event: &[u8]) {
+    out.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
+    out.extend_from_slice(event);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The whole HTTP response for an `n`-chunk stream: head, one HTTP chunk per event.
 fn stream_response(n: usize) -> Vec<u8> {
-    let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-    let mut frame = |event: &[u8]| {
-        out.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
-        out.extend_from_slice(event);
-        out.extend_from_slice(b"\r\n");
-    };
+    let mut out = STREAM_HEAD.to_vec();
     for i in 0..n {
-        frame(format!("data: {}\n\n", chunk_json(i, n)).as_bytes());
+        frame(
+            &mut out,
+            format!("data: {}\n\n", chunk_json(i, n)).as_bytes(),
+        );
     }
-    frame(b"data: [DONE]\n\n");
+    frame(&mut out, b"data: [DONE]\n\n");
     out.extend_from_slice(b"0\r\n\r\n");
     out
+}
+
+/// [`stream_response`] written in 64 KiB batches as it is rendered.
+fn write_stream(w: &mut impl Write, n: usize) -> std::io::Result<()> {
+    let mut out = STREAM_HEAD.to_vec();
+    for i in 0..n {
+        frame(
+            &mut out,
+            format!("data: {}\n\n", chunk_json(i, n)).as_bytes(),
+        );
+        if out.len() >= 64 * 1024 {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    frame(&mut out, b"data: [DONE]\n\n");
+    out.extend_from_slice(b"0\r\n\r\n");
+    w.write_all(&out)
 }
 
 fn plain_response() -> Vec<u8> {
@@ -150,9 +179,12 @@ fn handle(conn: TcpStream, cache: &Cache, plain: &[u8]) -> std::io::Result<()> {
             let n = path_chunks
                 .or_else(|| max_tokens(&body))
                 .unwrap_or(DEFAULT_CHUNKS);
-            let response = cached(cache, n);
-            for piece in response.chunks(64 * 1024) {
-                writer.write_all(piece)?;
+            if n <= CACHED_UP_TO {
+                for piece in cached(cache, n).chunks(64 * 1024) {
+                    writer.write_all(piece)?;
+                }
+            } else {
+                write_stream(&mut writer, n)?;
             }
         } else {
             writer.write_all(plain)?;
