@@ -110,7 +110,10 @@ fn parse_positive_secs(v: &str, unit: f64) -> Option<Duration> {
     let x: f64 = v.trim().parse().ok()?;
     let secs = x * unit;
     // Anything past a day is "too long" anyway; clamp so the conversion cannot panic.
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+    // A positive value below a nanosecond rounds to zero: treat it as zero (not a wait).
+    (secs.is_finite() && secs > 0.0)
+        .then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+        .filter(|d| !d.is_zero())
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -244,9 +247,11 @@ mod tests {
             decide_status(429, &long, &mut Delays::new(), now),
             Decision::Stop
         );
-        for junk in ["0", "-3", "soon", "NaN", "inf", "1e400"] {
+        for junk in ["0", "-3", "soon", "NaN", "inf", "1e400", "1e-10"] {
             let j = h(&[("retry-after", junk)]);
             assert_eq!(retry_after(&j, now), None, "{junk}");
+            let j = h(&[("retry-after-ms", junk)]);
+            assert_eq!(retry_after(&j, now), None, "ms {junk}");
         }
         let past = h(&[("retry-after", "Sun, 06 Nov 1994 08:49:30 GMT")]);
         assert_eq!(retry_after(&past, now), None);
