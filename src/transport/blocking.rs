@@ -244,19 +244,12 @@ impl Resolver for QuickResolver {
 }
 
 fn head_of(resp: &ureq::http::Response<ureq::Body>) -> Head {
-    Head {
-        status: resp.status().as_u16(),
-        headers: resp
-            .headers()
+    Head::from_parts(
+        resp.status().as_u16(),
+        resp.headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-    }
+            .map(|(k, v)| (k.as_str(), v.as_bytes())),
+    )
 }
 
 fn map_io(e: std::io::Error, limit: Duration, phase: TimeoutPhase) -> TransportError {

@@ -45,6 +45,20 @@ pub(crate) struct Head {
 }
 
 impl Head {
+    /// A head from a status and raw header pairs, names as the HTTP library gives them
+    /// (lower-case for both ureq and reqwest), values decoded lossily.
+    pub(crate) fn from_parts<'a>(
+        status: u16,
+        headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+    ) -> Head {
+        Head {
+            status,
+            headers: headers
+                .map(|(k, v)| (k.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                .collect(),
+        }
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
