@@ -312,10 +312,11 @@ fn eight_threads_share_one_model() {
         }
     });
     assert_eq!(server.requests(), 1600);
-    // The pool is shared: connections are reused (ureq keeps at most 3 idle connections per
-    // host by default, so 8 busy threads still open some new ones).
+    // The pool is shared: plain requests reuse connections. A stream is dropped right after
+    // `data: [DONE]`, before the body's last bytes, so its connection is not pooled: the 160
+    // streams cost about one connection each.
     assert!(
-        server.connections() < 800,
+        server.connections() < 200,
         "{} connections",
         server.connections()
     );

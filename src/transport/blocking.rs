@@ -38,9 +38,13 @@ pub(crate) struct StreamBody {
 impl HttpTransport {
     pub(crate) fn new(agent: Option<ureq::Agent>) -> HttpTransport {
         let agent = agent.unwrap_or_else(|| {
+            // ureq keeps 3 idle connections per host by default: a model shared by a pool
+            // of threads would reconnect for most requests.
             let config = ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .user_agent(USER_AGENT)
+                .max_idle_connections(64)
+                .max_idle_connections_per_host(32)
                 .build();
             ureq::Agent::with_parts(
                 config,
