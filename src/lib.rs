@@ -146,6 +146,25 @@
 //!   and returns the answer as JSON in each message's [`parsed`](ChatMessage::parsed), or a
 //!   [`ModelResponse::StructuredStream`] when the config streams.
 //!
+//! # Counting tokens
+//!
+//! Every model has a [`TokenCounter`]: by default an [`OpenAITokenCounter`] for gpt-4o-mini
+//! (o200k_base) that counts exactly as CAMEL does, images included (read from their headers
+//! only). Its table is built on the first count, once per process, so a program that never
+//! counts never pays for it. [`OpenAICompatibleModel::token_limit`] gives the context window of
+//! a known model name (999_999_999 otherwise); inject another counter with
+//! [`OpenAICompatibleModelBuilder::token_counter`].
+//!
+//! ```
+//! use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//!
+//! let model = OpenAICompatibleModel::builder("gpt-4o-mini").api_key("k").build()?;
+//! let n = model.count_tokens_from_messages(&[ChatMessage::user("Hello")])?;
+//! assert_eq!(n, 8);
+//! assert_eq!(model.token_limit(), 128_000);
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
 //! # Retries and timeouts
 //!
 //! Connection failures, timeouts and HTTP 408, 409, 429 and 5xx are retried (up to
