@@ -149,10 +149,16 @@ impl ApiError {
         request_id: Option<String>,
         secret: Option<&str>,
     ) -> ApiError {
-        let text = redact(
-            &String::from_utf8_lossy(truncate(body, MAX_KEPT_BODY)),
+        // Redact before cutting, so a key that straddles the cut leaves no prefix behind.
+        let slack = secret.map_or(0, str::len);
+        let redacted = redact(
+            &String::from_utf8_lossy(truncate(body, MAX_KEPT_BODY + slack)),
             secret,
         );
+        let text = match redacted.char_indices().nth(MAX_KEPT_BODY) {
+            Some((at, _)) => redacted[..at].to_owned(),
+            None => redacted,
+        };
         let parsed: Option<serde_json::Value> = serde_json::from_str(text.trim()).ok();
         let mut err = ApiError {
             status,
@@ -428,6 +434,19 @@ mod tests {
             let shown = format!("{e} {e:?}");
             assert!(!shown.contains("sk-secret"), "{shown}");
         }
+    }
+
+    #[test]
+    fn a_secret_straddling_the_kept_length_leaves_no_prefix() {
+        let secret = "sk-straddling-secret-0123456789";
+        let mut body = "x".repeat(MAX_KEPT_BODY - 10);
+        body.push_str(secret);
+        let e = ApiError::from_body(Some(500), body.as_bytes(), None, Some(secret));
+        assert!(
+            !e.body.contains("sk-straddl"),
+            "a prefix of the key survived"
+        );
+        assert!(e.body.len() <= MAX_KEPT_BODY);
     }
 
     #[test]

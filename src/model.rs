@@ -233,7 +233,9 @@ impl OpenAICompatibleModel {
             )
         })?;
         // Some proxies answer 200 with an error object.
-        if completion.choices.is_empty() && completion.extra.contains_key("error") {
+        if completion.choices.is_empty()
+            && (completion.extra.contains_key("error") || completion.object == "error")
+        {
             return Err(Error::Api(Box::new(ApiError::from_body(
                 Some(200),
                 body,
@@ -620,7 +622,11 @@ impl OpenAICompatibleModelBuilder {
 
     /// Send requests through this `reqwest::Client` (its proxy, TLS and pool settings). The
     /// model applies its own timeouts on every request. Build it from
-    /// [`reqwest_client_builder`](crate::reqwest_client_builder) so TLS is set up.
+    /// [`reqwest_client_builder`](crate::reqwest_client_builder) so TLS is set up and
+    /// redirects are refused: reqwest's redirect policy belongs to the client, so a client
+    /// built otherwise follows redirects, turning a redirected POST into a GET and sending
+    /// headers set with [`default_header`](Self::default_header) (such as an `api-key`) to
+    /// the other host.
     #[cfg(feature = "async")]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);

@@ -399,6 +399,12 @@ async fn invalid_json_on_200_is_a_decode_error_and_not_retried() {
     let server = ScriptedServer::always(Reply::json(200, json!({"error": {"message": "quota"}})));
     let err = model(&server).complete(&hi()).await.unwrap_err();
     assert_eq!(err.api_error().unwrap().message, "quota");
+    // vLLM's top-level error object on a 200 is an error too, not an empty completion.
+    let vllm = json!({"object": "error", "message": "engine dead", "type": "InternalServerError", "code": 500});
+    let server = ScriptedServer::always(Reply::json(200, vllm));
+    let err = model(&server).complete(&hi()).await.unwrap_err();
+    assert_eq!(err.api_error().unwrap().message, "engine dead");
+    assert_eq!(err.api_error().unwrap().code, Some(ErrorCode::Number(500)));
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]

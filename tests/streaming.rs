@@ -206,6 +206,21 @@ async fn an_error_inside_the_stream_is_typed() {
     assert_eq!(server.hits(), 1, "never retried once the body started");
 
     let server = ScriptedServer::start(vec![Reply::sse(&[
+        "data: {\"object\":\"error\",\"message\":\"vllm engine died\",\"code\":500}\n\n",
+    ])]);
+    let items = collect(
+        model(&server, Duration::from_secs(5), 0)
+            .stream(&hi())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        matches!(&items[0], Err(Error::StreamApi(e)) if e.message == "vllm engine died"),
+        "{items:?}"
+    );
+
+    let server = ScriptedServer::start(vec![Reply::sse(&[
         "event: error\ndata: {\"message\":\"overloaded\"}\n\n",
     ])]);
     let items = collect(
@@ -247,6 +262,9 @@ async fn a_silent_stream_times_out_after_the_timeout() {
     );
     let after = next(&mut stream).await;
     assert!(after.is_none(), "nothing after the error");
+    // Reading past the end keeps answering "nothing", in both builds.
+    let again = next(&mut stream).await;
+    assert!(again.is_none());
     assert_eq!(server.hits(), 1);
 }
 

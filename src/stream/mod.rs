@@ -83,7 +83,9 @@ mod imp {
 
     pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
         let state = StreamState::new(secret, max_event);
-        Box::pin(futures_util::stream::unfold(
+        // `fuse`: polled again after its end, the stream keeps answering `None` (as the
+        // blocking iterator does) instead of panicking.
+        Box::pin(futures_util::StreamExt::fuse(futures_util::stream::unfold(
             (body, state),
             |(mut body, mut state)| async move {
                 loop {
@@ -103,7 +105,7 @@ mod imp {
                     }
                 }
             },
-        ))
+        )))
     }
 }
 

@@ -112,7 +112,10 @@ impl StreamState {
             return None;
         }
         match serde_json::from_str::<ChatCompletionChunk>(&ev.data) {
-            Ok(chunk) if chunk.choices.is_empty() && chunk.extra.contains_key("error") => {
+            Ok(chunk)
+                if chunk.choices.is_empty()
+                    && (chunk.extra.contains_key("error") || chunk.object == "error") =>
+            {
                 self.finished = true;
                 Some(Err(self.api_error(ev.data.as_bytes())))
             }

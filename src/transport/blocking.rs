@@ -119,6 +119,12 @@ impl HttpTransport {
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            // A caller's agent may carry whole-exchange limits that would cut a long,
+            // healthy stream: streams are bounded per phase and per read instead.
+            .timeout_global(None)
+            .timeout_per_call(None)
+            .timeout_recv_body(None)
+            .timeout_resolve(Some(t))
             .timeout_connect(Some(t))
             .timeout_send_request(Some(t))
             .timeout_send_body(Some(t))

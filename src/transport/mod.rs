@@ -20,8 +20,7 @@ mod nonblocking;
 #[cfg(feature = "async")]
 pub(crate) use nonblocking::{sleep, tls_config, HttpTransport, StreamBody};
 
-/// One HTTP POST, fully described.
-#[derive(Debug)]
+/// One HTTP POST, fully described. No `Debug`: its headers hold the API key.
 pub(crate) struct HttpRequest<'a> {
     pub url: &'a str,
     /// Every header to send, the `Authorization` one included, except
