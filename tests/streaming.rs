@@ -434,3 +434,27 @@ async fn n2_streams_assemble_every_choice() {
     assert_eq!(c.choices[1].message.text().as_deref(), Some("Bb"));
     assert_eq!(c.choices[0].finish_reason, Some(FinishReason::Length));
 }
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_trickling_error_body_cannot_hold_the_caller() {
+    // 60 one-byte pieces 100 ms apart: 6 s of error body against a 500 ms timeout.
+    let pieces: Vec<(Vec<u8>, Duration)> =
+        "{\"error\":{\"message\":\"slow and bad request\"}}   ......"
+            .bytes()
+            .take(60)
+            .map(|b| (vec![b], Duration::from_millis(100)))
+            .collect();
+    let server =
+        ScriptedServer::start(vec![Reply::text(400, "application/json", "").pieces(pieces)]);
+    let t = Instant::now();
+    let err = model(&server, Duration::from_millis(500), 0)
+        .stream(&hi())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err:?}");
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+}

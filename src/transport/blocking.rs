@@ -160,11 +160,19 @@ impl StreamBody {
         }
     }
 
-    /// Reads what remains (an error body), up to the limit.
+    /// Reads what remains (an error body, or a whole JSON answer), up to the limit and
+    /// within one timeout overall, so a server trickling bytes cannot hold the caller.
     pub(crate) fn read_rest(mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
+        let deadline = std::time::Instant::now() + self.idle;
         loop {
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    phase: TimeoutPhase::Total,
+                    after: self.idle,
+                });
+            }
             match self.read(&mut buf)? {
                 0 => return Ok(out),
                 n if (out.len() + n) as u64 > self.limit => {

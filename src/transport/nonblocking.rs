@@ -188,16 +188,27 @@ impl StreamBody {
         }
     }
 
-    /// Reads what remains (an error body), up to the limit.
+    /// Reads what remains (an error body, or a whole JSON answer), up to the limit and
+    /// within one timeout overall.
     pub(crate) async fn read_rest(mut self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        while let Some(chunk) = self.next().await? {
-            if (out.len() + chunk.len()) as u64 > self.limit {
-                return Err(Error::BodyTooLarge { limit: self.limit });
+        // One timeout overall, so a server trickling bytes cannot hold the caller.
+        let after = self.idle;
+        let read = async move {
+            let mut out = Vec::new();
+            while let Some(chunk) = self.next().await? {
+                if (out.len() + chunk.len()) as u64 > self.limit {
+                    return Err(Error::BodyTooLarge { limit: self.limit });
+                }
+                out.extend_from_slice(&chunk);
             }
-            out.extend_from_slice(&chunk);
-        }
-        Ok(out)
+            Ok(out)
+        };
+        tokio::time::timeout(after, read)
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                phase: TimeoutPhase::Total,
+                after,
+            }))
     }
 }
 
