@@ -5,7 +5,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use openai_compatible::{ChatMessage, Error, FinishReason, OpenAICompatibleModel, TimeoutPhase};
+use openai_compatible::{
+    ChatCompletion, ChatCompletionChunk, ChatMessage, Error, FinishReason, OpenAICompatibleModel,
+    TimeoutPhase,
+};
 use serde_json::{json, Value};
 use support::modes::{collect, next};
 use support::{sse_chunks, Reply, ScriptedServer};
@@ -24,6 +27,30 @@ fn model(server: &ScriptedServer, timeout: Duration, retries: u32) -> OpenAIComp
 
 fn hi() -> Vec<ChatMessage> {
     vec![ChatMessage::user("hi")]
+}
+
+/// Every item of one stream from `server` (5 s timeout, no retries).
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn stream_items(
+    server: &ScriptedServer,
+) -> Vec<openai_compatible::Result<ChatCompletionChunk>> {
+    let stream = model(server, Duration::from_secs(5), 0)
+        .stream(&hi())
+        .await
+        .unwrap();
+    collect(stream).await
+}
+
+/// The completion assembled from one stream from `server` (5 s timeout, no retries).
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn accumulated(server: &ScriptedServer) -> ChatCompletion {
+    let stream = model(server, Duration::from_secs(5), 0)
+        .stream(&hi())
+        .await
+        .unwrap();
+    stream.accumulate().await.unwrap()
 }
 
 fn capture(name: &str) -> String {
@@ -144,13 +171,7 @@ async fn wire_quirks_decode() {
                 event: message\r\nid: 7\r\nretry: 10\r\ndata: {\"choices\":[{\"index\":0,\r\ndata: \"delta\":{\"content\":\"b\"}}]}\r\n\r\n\
                 data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"eos_token\"}]}";
     let server = ScriptedServer::start(vec![Reply::sse(&[body])]);
-    let c = model(&server, Duration::from_secs(5), 0)
-        .stream(&hi())
-        .await
-        .unwrap()
-        .accumulate()
-        .await
-        .unwrap();
+    let c = accumulated(&server).await;
     assert_eq!(c.content(), Some("ab"));
     assert_eq!(
         c.choices[0].finish_reason,
@@ -171,13 +192,7 @@ async fn utf8_split_across_reads() {
         (b"data: [DONE]\n\n".to_vec(), Duration::ZERO),
     ];
     let server = ScriptedServer::start(vec![Reply::sse::<&str>(&[]).pieces(pieces)]);
-    let c = model(&server, Duration::from_secs(5), 0)
-        .stream(&hi())
-        .await
-        .unwrap()
-        .accumulate()
-        .await
-        .unwrap();
+    let c = accumulated(&server).await;
     assert_eq!(c.content(), Some("h\u{e9}llo \u{1F600}"));
 }
 
@@ -208,13 +223,7 @@ async fn an_error_inside_the_stream_is_typed() {
     let server = ScriptedServer::start(vec![Reply::sse(&[
         "data: {\"object\":\"error\",\"message\":\"vllm engine died\",\"code\":500}\n\n",
     ])]);
-    let items = collect(
-        model(&server, Duration::from_secs(5), 0)
-            .stream(&hi())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let items = stream_items(&server).await;
     assert!(
         matches!(&items[0], Err(Error::StreamApi(e)) if e.message == "vllm engine died"),
         "{items:?}"
@@ -223,13 +232,7 @@ async fn an_error_inside_the_stream_is_typed() {
     let server = ScriptedServer::start(vec![Reply::sse(&[
         "event: error\ndata: {\"message\":\"overloaded\"}\n\n",
     ])]);
-    let items = collect(
-        model(&server, Duration::from_secs(5), 0)
-            .stream(&hi())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let items = stream_items(&server).await;
     assert!(matches!(&items[0], Err(Error::StreamApi(e)) if e.message == "overloaded"));
 }
 
@@ -349,13 +352,7 @@ async fn ending_early_is_an_error_but_ending_after_finish_is_not() {
     let mut events = sse_chunks(&["cut"]);
     events.truncate(2); // no finish chunk, no [DONE]
     let server = ScriptedServer::start(vec![Reply::sse(&events)]);
-    let items = collect(
-        model(&server, Duration::from_secs(5), 0)
-            .stream(&hi())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let items = stream_items(&server).await;
     assert!(
         matches!(items.last(), Some(Err(Error::IncompleteStream(_)))),
         "{items:?}"
@@ -364,25 +361,13 @@ async fn ending_early_is_an_error_but_ending_after_finish_is_not() {
     let mut events = sse_chunks(&["whole"]);
     events.pop(); // finish chunk present, [DONE] missing
     let server = ScriptedServer::start(vec![Reply::sse(&events)]);
-    let c = model(&server, Duration::from_secs(5), 0)
-        .stream(&hi())
-        .await
-        .unwrap()
-        .accumulate()
-        .await
-        .unwrap();
+    let c = accumulated(&server).await;
     assert_eq!(c.content(), Some("whole"));
 
     let server = ScriptedServer::start(vec![
         Reply::sse(&sse_chunks(&["a", "b"])).truncated_chunked()
     ]);
-    let items = collect(
-        model(&server, Duration::from_secs(5), 0)
-            .stream(&hi())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let items = stream_items(&server).await;
     assert!(items.iter().all(|i| i.is_ok()), "a complete event stream whose transport framing broke at the very end still counts: {items:?}");
 }
 
@@ -422,13 +407,7 @@ async fn n2_streams_assemble_every_choice() {
         "data: [DONE]\n\n".to_string(),
     ];
     let server = ScriptedServer::start(vec![Reply::sse(&events)]);
-    let c = model(&server, Duration::from_secs(5), 0)
-        .stream(&hi())
-        .await
-        .unwrap()
-        .accumulate()
-        .await
-        .unwrap();
+    let c = accumulated(&server).await;
     assert_eq!(c.choices.len(), 2);
     assert_eq!(c.content(), Some("Aa"));
     assert_eq!(c.choices[1].message.text().as_deref(), Some("Bb"));
