@@ -182,28 +182,14 @@ impl OpenAICompatibleModel {
     ) -> Result<Prepared> {
         let messages = &*preprocess::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
-        // Copy the config only when forcing the mode changes it (`complete` on a config
-        // without `stream` is the common case).
-        let force_stream = force_stream.filter(|&stream| {
-            if stream {
-                self.config.get("stream") != Some(&Value::Bool(true))
-            } else {
-                self.config.contains_key("stream") || self.config.contains_key("stream_options")
-            }
-        });
-        match force_stream {
-            None => request::prepare(&self.model_type, messages, &self.config, tools, rf.as_ref()),
-            Some(stream) => {
-                let mut config = self.config.clone();
-                if stream {
-                    config.insert("stream".into(), Value::Bool(true));
-                } else {
-                    config.remove("stream");
-                    config.remove("stream_options");
-                }
-                request::prepare(&self.model_type, messages, &config, tools, rf.as_ref())
-            }
-        }
+        request::prepare_with_mode(
+            &self.model_type,
+            messages,
+            &self.config,
+            tools,
+            rf.as_ref(),
+            force_stream,
+        )
     }
 
     fn headers_for(&self, prepared: &Prepared) -> Vec<(String, String)> {

@@ -129,12 +129,36 @@ pub(crate) fn prepare(
     tools: Option<&[Tool]>,
     response_format: Option<&Value>,
 ) -> Result<Prepared> {
+    prepare_with_mode(model, messages, config, tools, response_format, None)
+}
+
+/// [`prepare`], with the mode forced whatever the config says: `Some(true)` sends
+/// `"stream": true`, `Some(false)` drops `stream` and `stream_options` (the typed `complete`
+/// and `stream` entry points). The config is copied once either way.
+pub(crate) fn prepare_with_mode(
+    model: &str,
+    messages: &[ChatMessage],
+    config: &Map<String, Value>,
+    tools: Option<&[Tool]>,
+    response_format: Option<&Value>,
+    force_stream: Option<bool>,
+) -> Result<Prepared> {
     let options = RequestOptions::from_config(config)?;
     let mut rest: Map<String, Value> = config
         .iter()
         .filter(|(k, _)| !REQUEST_OPTIONS.contains(&k.as_str()) && !RESERVED.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    match force_stream {
+        Some(true) => {
+            rest.insert("stream".into(), Value::Bool(true));
+        }
+        Some(false) => {
+            rest.shift_remove("stream");
+            rest.shift_remove("stream_options");
+        }
+        None => {}
+    }
 
     match tools {
         Some([]) => {
@@ -308,6 +332,18 @@ mod tests {
         let rf = json!({"type":"json_object"});
         let p = prepare("m", &[], &c, None, Some(&rf)).unwrap();
         assert_eq!(body(&p)["response_format"], rf);
+    }
+
+    #[test]
+    fn a_forced_mode_overrides_the_config() {
+        let c = cfg(json!({"stream": true, "stream_options": {"include_usage": true}, "top_k": 2}));
+        let p = prepare_with_mode("m", &[], &c, None, None, Some(false)).unwrap();
+        assert!(!p.stream);
+        assert_eq!(body(&p), json!({"model":"m","messages":[],"top_k":2}));
+        let p = prepare_with_mode("m", &[], &cfg(json!({"stream": 0})), None, None, Some(true))
+            .unwrap();
+        assert!(p.stream);
+        assert_eq!(body(&p)["stream"], true);
     }
 
     #[test]
