@@ -285,23 +285,27 @@ compile_error!(
     "openai-compatible needs a mode: enable the `blocking` feature (the default) or `async`"
 );
 
-mod client;
-mod config;
+// Layers, bottom up (ARCHITECTURE.md): ground types, pure cores, transports, streams, the
+// model. A module uses only the layers below its own.
 mod error;
-mod logging;
-mod model;
-pub mod preprocess;
-mod request;
-mod response;
-mod retry;
-mod sse;
-mod stream;
-mod structured;
-mod transport;
 mod types;
 
+mod config;
+mod decode;
+mod logging;
 pub mod model_type;
+pub mod preprocess;
+mod request;
+mod retry;
+mod sse;
+mod structured;
 pub mod tokens;
+
+mod transport;
+
+mod stream;
+
+mod model;
 
 /// Entry points for the criterion benches in `benches/` (hidden, unstable).
 #[doc(hidden)]
@@ -314,37 +318,30 @@ pub mod __bench;
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
 
-pub use client::ChatClient;
-pub use config::{
-    DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
-};
 pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
-pub use model::{OpenAICompatibleModel, OpenAICompatibleModelBuilder};
-pub use response::ModelResponse;
+pub use model::{
+    ChatClient, ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel,
+    OpenAICompatibleModelBuilder,
+};
 pub use stream::{ChatCompletionStream, ChunkAccumulator};
 pub use structured::{
-    ChatCompletionStreamManager, ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage,
-    ResponseFormat, StructuredEvent,
+    ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage, StructuredEvent,
 };
 pub use tokens::{OpenAITokenCounter, TokenCounter};
+// Empty in the blocking build: the async build adds `reqwest_client_builder`, `async_trait`.
+#[allow(unused_imports)]
+pub use transport::public::*;
 pub use types::*;
 
-/// Re-exported so async implementations of [`ChatClient`] can write
-/// `#[openai_compatible::async_trait]`.
-#[cfg(feature = "async")]
-pub use async_trait::async_trait;
+/// The `schemars` this crate derives schemas with: `#[derive(openai_compatible::schemars::JsonSchema)]`
+/// always matches the major version [`ResponseFormat::for_type`] expects.
+#[cfg(feature = "schema")]
+pub use schemars;
 
-/// A `reqwest::ClientBuilder` with this crate's TLS set up (rustls with the `ring` provider
-/// and the Mozilla roots, plus `extra_roots` — DER certificates of a private CA) and
-/// redirects off. Adjust it (proxy, pool, …) and pass the client to
-/// [`OpenAICompatibleModelBuilder::http_client`].
-#[cfg(feature = "async")]
-pub fn reqwest_client_builder(extra_roots: &[Vec<u8>]) -> Result<reqwest::ClientBuilder> {
-    let roots: Vec<_> = extra_roots
-        .iter()
-        .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
-        .collect();
-    Ok(reqwest::Client::builder()
-        .tls_backend_preconfigured(transport::tls_config(&roots)?)
-        .redirect(reqwest::redirect::Policy::none()))
+/// The values a model uses for what its builder leaves unset (and the environment too).
+pub mod defaults {
+    pub use crate::config::{
+        DEFAULT_BASE_URL as BASE_URL, DEFAULT_MAX_RESPONSE_BYTES as MAX_RESPONSE_BYTES,
+        DEFAULT_MAX_RETRIES as MAX_RETRIES, DEFAULT_TIMEOUT as TIMEOUT,
+    };
 }

@@ -22,8 +22,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::model::OpenAICompatibleModelBuilder;
-use crate::stream::StreamEnd;
 use crate::types::ChatCompletion;
 
 /// Env: turns the logs on (`1`, `true`, `yes`, `on`, any case).
@@ -38,10 +36,10 @@ const NO_AGENT: &str = "none";
 /// The builder's overrides; anything unset comes from the environment at `build()`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LogOptions {
-    enabled: Option<bool>,
-    model_config: Option<bool>,
-    dir: Option<PathBuf>,
-    agent_id: Option<String>,
+    pub enabled: Option<bool>,
+    pub model_config: Option<bool>,
+    pub dir: Option<PathBuf>,
+    pub agent_id: Option<String>,
 }
 
 impl LogOptions {
@@ -177,13 +175,9 @@ impl LogRecord {
         }
     }
 
-    /// Adds what a stream delivered and how it ended, and rewrites the file.
-    pub(crate) fn finish_stream(self, assembled: ChatCompletion, end: StreamEnd<'_>) {
-        let (how, error) = match end {
-            StreamEnd::Done => ("done", None),
-            StreamEnd::Failed(e) => ("error", Some(e)),
-            StreamEnd::Dropped => ("dropped", None),
-        };
+    /// Adds what a stream delivered and how it ended (`how`: `done`, `error` with the
+    /// error, or `dropped`), and rewrites the file.
+    pub(crate) fn finish_stream(self, assembled: ChatCompletion, how: &str, error: Option<&Error>) {
         self.write_response(to_value(&assembled), error, Some(how));
     }
 
@@ -281,40 +275,6 @@ fn iso(t: SystemTime) -> String {
 
 fn iso_now() -> String {
     iso(SystemTime::now())
-}
-
-/// CAMEL's model I/O logs (see the crate docs, "Logging"). Unset options come from the
-/// environment when the model is built.
-impl OpenAICompatibleModelBuilder {
-    /// Turns the model I/O log files on or off, whatever `CAMEL_MODEL_LOG_ENABLED` says
-    /// (by default they are on when it is `1`, `true`, `yes` or `on`, in any case).
-    pub fn log_model_io(mut self, on: bool) -> Self {
-        self.io_log.enabled = Some(on);
-        self
-    }
-
-    /// Whether the log files include the request parameters (everything sent besides
-    /// `model` and `messages`) as `request.model_config_dict`, whatever
-    /// `CAMEL_MODEL_LOG_MODEL_CONFIG_ENABLED` says (by default: when logging is on).
-    pub fn log_model_config(mut self, on: bool) -> Self {
-        self.io_log.model_config = Some(on);
-        self
-    }
-
-    /// The folder the log files go to, instead of `CAMEL_LOG_DIR` (default `camel_logs`,
-    /// relative to the working directory).
-    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.io_log.dir = Some(dir.into());
-        self
-    }
-
-    /// The id of the agent using this model: its log files go to a sub-folder of that
-    /// name (default `none`) and carry it as `agent_id`. Characters that are not safe in a
-    /// file name become `_`.
-    pub fn agent_id(mut self, id: impl Into<String>) -> Self {
-        self.io_log.agent_id = Some(id.into());
-        self
-    }
 }
 
 #[cfg(test)]

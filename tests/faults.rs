@@ -28,9 +28,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use openai_compatible::{
-    ChatMessage, Error, OpenAICompatibleModel, TimeoutPhase, DEFAULT_MAX_RESPONSE_BYTES,
-};
+use openai_compatible::defaults::MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES;
+use openai_compatible::{ChatMessage, Error, OpenAICompatibleModel, TimeoutPhase};
 use serde_json::json;
 use support::modes::{collect, next};
 use support::{chat_completion, sse_chunks, Reply, ScriptedServer};

@@ -15,99 +15,13 @@ use crate::error::Result;
 use crate::types::{ChatCompletion, ChatCompletionChunk};
 
 #[cfg(not(feature = "async"))]
-mod imp {
-    use super::state::StreamState;
-    use crate::error::Result;
-    use crate::transport::StreamBody;
-    use crate::types::ChatCompletionChunk;
-
-    const READ_BUFFER: usize = 16 * 1024;
-
-    pub(super) enum Source {
-        Http(Box<HttpSource>),
-        Chunks(Box<dyn Iterator<Item = Result<ChatCompletionChunk>> + Send>),
-    }
-
-    pub(super) struct HttpSource {
-        body: StreamBody,
-        state: StreamState,
-        buf: Vec<u8>,
-    }
-
-    impl Source {
-        pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
-            Source::Http(Box::new(HttpSource {
-                body,
-                state: StreamState::new(secret, max_event),
-                buf: vec![0; READ_BUFFER],
-            }))
-        }
-
-        pub(super) fn next(&mut self) -> Option<Result<ChatCompletionChunk>> {
-            let h = match self {
-                Source::Chunks(it) => return it.next(),
-                Source::Http(h) => h,
-            };
-            loop {
-                if let Some(item) = h.state.next_item() {
-                    return Some(item);
-                }
-                if h.state.is_finished() {
-                    return None;
-                }
-                match h.body.read(&mut h.buf) {
-                    Ok(0) => h.state.end(),
-                    Ok(n) => h.state.feed(&h.buf[..n]),
-                    Err(e) => {
-                        h.state.fail();
-                        return Some(Err(e));
-                    }
-                }
-            }
-        }
-    }
-}
-
+mod blocking;
+#[cfg(not(feature = "async"))]
+use blocking as mode;
 #[cfg(feature = "async")]
-mod imp {
-    use std::pin::Pin;
-
-    use futures_util::Stream;
-
-    use super::state::StreamState;
-    use crate::error::Result;
-    use crate::transport::StreamBody;
-    use crate::types::ChatCompletionChunk;
-
-    pub(super) type Source = Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk>> + Send>>;
-
-    pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
-        let state = StreamState::new(secret, max_event);
-        // `fuse`: polled again after its end, the stream keeps answering `None` (as the
-        // blocking iterator does) instead of panicking.
-        Box::pin(futures_util::StreamExt::fuse(futures_util::stream::unfold(
-            (body, state),
-            |(mut body, mut state)| async move {
-                loop {
-                    if let Some(item) = state.next_item() {
-                        return Some((item, (body, state)));
-                    }
-                    if state.is_finished() {
-                        return None;
-                    }
-                    match body.next().await {
-                        Ok(Some(bytes)) => state.feed(&bytes),
-                        Ok(None) => state.end(),
-                        Err(e) => {
-                            state.fail();
-                            return Some((Err(e), (body, state)));
-                        }
-                    }
-                }
-            },
-        )))
-    }
-}
+mod nonblocking;
+#[cfg(feature = "async")]
+use nonblocking as mode;
 
 /// A streamed completion: an `Iterator` (blocking build) or a `futures::Stream` (async
 /// build) of [`ChatCompletionChunk`]s.
@@ -117,7 +31,7 @@ mod imp {
 /// silent for longer than the model's timeout ends the stream with
 /// [`Error::Timeout`](crate::Error::Timeout); a long but lively stream is never cut.
 pub struct ChatCompletionStream {
-    source: imp::Source,
+    source: mode::Source,
     /// Set only when someone (the model I/O log) wants the outcome; `None` costs nothing.
     observer: Option<Box<Observer>>,
 }
@@ -175,12 +89,8 @@ impl ChatCompletionStream {
         secret: Option<String>,
         max_event: u64,
     ) -> Self {
-        #[cfg(not(feature = "async"))]
-        let source = imp::Source::http(body, secret, max_event);
-        #[cfg(feature = "async")]
-        let source = imp::http(body, secret, max_event);
         ChatCompletionStream {
-            source,
+            source: mode::Source::http(body, secret, max_event),
             observer: None,
         }
     }
@@ -192,12 +102,8 @@ impl ChatCompletionStream {
         I: IntoIterator<Item = Result<ChatCompletionChunk>>,
         I::IntoIter: Send + 'static,
     {
-        #[cfg(not(feature = "async"))]
-        let source = imp::Source::Chunks(Box::new(chunks.into_iter()));
-        #[cfg(feature = "async")]
-        let source: imp::Source = Box::pin(futures_util::stream::iter(chunks));
         ChatCompletionStream {
-            source,
+            source: mode::Source::chunks(chunks.into_iter()),
             observer: None,
         }
     }
@@ -210,35 +116,6 @@ impl ChatCompletionStream {
             on_end: Some(on_end),
         }));
         self
-    }
-}
-
-#[cfg(not(feature = "async"))]
-impl Iterator for ChatCompletionStream {
-    type Item = Result<ChatCompletionChunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let item = self.source.next();
-        if let Some(observer) = &mut self.observer {
-            observer.see(item.as_ref());
-        }
-        item
-    }
-}
-
-#[cfg(feature = "async")]
-impl futures_util::Stream for ChatCompletionStream {
-    type Item = Result<ChatCompletionChunk>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        let poll = self.source.as_mut().poll_next(cx);
-        if let (std::task::Poll::Ready(item), Some(observer)) = (&poll, &mut self.observer) {
-            observer.see(item.as_ref());
-        }
-        poll
     }
 }
 
@@ -255,25 +132,21 @@ impl ChatCompletionStream {
 
     /// Reads the stream to its end and assembles the final completion. The first error
     /// ends it.
-    #[cfg(not(feature = "async"))]
-    pub fn accumulate(self) -> Result<ChatCompletion> {
+    #[cfg_attr(feature = "async", maybe_async::must_be_async)]
+    #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+    pub async fn accumulate(mut self) -> Result<ChatCompletion> {
         let mut acc = ChunkAccumulator::new();
-        for chunk in self {
+        while let Some(chunk) = self.next_chunk().await {
             acc.push(&chunk?);
         }
         Ok(acc.finish())
     }
 
-    /// Reads the stream to its end and assembles the final completion. The first error
-    /// ends it.
-    #[cfg(feature = "async")]
-    pub async fn accumulate(mut self) -> Result<ChatCompletion> {
-        use futures_util::StreamExt;
-        let mut acc = ChunkAccumulator::new();
-        while let Some(chunk) = self.next().await {
-            acc.push(&chunk?);
+    /// Hands the observer what the caller is about to receive.
+    fn seen(&mut self, item: Option<&Result<ChatCompletionChunk>>) {
+        if let Some(observer) = &mut self.observer {
+            observer.see(item);
         }
-        Ok(acc.finish())
     }
 }
 

@@ -1,64 +1,29 @@
-//! Structured output: response formats (CAMEL's `response_format`), typed parsing with the
-//! json_object fallback, and streamed parsing.
+//! Structured output, the pure part (shared by both modes; no I/O): the strict schema
+//! transform (`strict`), the tolerant parser for JSON still arriving (`partial_json`),
+//! turning a completion into a [`ParsedChatCompletion`] and the json_object fallback's
+//! instruction (`parsed`), and chunks into [`StructuredEvent`]s (`events`).
 //!
-//! The pure parts live here and are shared by both modes: the strict schema transform
-//! (`strict`), the tolerant parser for JSON still arriving (`partial_json`), turning a
-//! completion into a [`ParsedChatCompletion`] (`parsed`) and chunks into
-//! [`StructuredEvent`]s (`events`). `api` holds the model's `parse*` methods and `manager`
-//! the lazy [`ChatCompletionStreamManager`].
+//! The requests themselves — `parse`, `stream_parse`, the fallback's second request and the
+//! lazy stream manager — are the model's (`crate::model`).
 
-mod api;
 mod events;
-mod manager;
 mod parsed;
 mod partial_json;
 mod strict;
 
+pub(crate) use events::EventState;
 pub use events::StructuredEvent;
-pub use manager::ChatCompletionStreamManager;
+pub(crate) use parsed::{
+    check_tools, earns_fallback, parse_completion, with_format_instruction, Failure,
+};
 pub use parsed::{ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// The format the answer must take (`response_format` in the request).
-///
-/// Given to [`run`](crate::OpenAICompatibleModel::run), a [`JsonSchema`](Self::JsonSchema)
-/// format makes it a structured request: the answer is parsed (each message's
-/// [`parsed`](crate::ChatMessage::parsed) holds the JSON), with the json_object fallback when
-/// the server cannot follow the schema. [`Text`](Self::Text) and
-/// [`JsonObject`](Self::JsonObject) are sent as they are and nothing is parsed.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ResponseFormat {
-    /// Plain text (the server's default).
-    Text,
-    /// Any valid JSON object (`{"type":"json_object"}`); the prompt must ask for JSON.
-    JsonObject,
-    /// JSON that follows a schema (`{"type":"json_schema", …}`).
-    JsonSchema {
-        /// The schema's name (letters, digits, `_`, `-`; at most 64).
-        name: String,
-        /// The JSON schema.
-        schema: Value,
-        /// Whether the server must follow it exactly.
-        strict: bool,
-    },
-}
+use crate::types::ResponseFormat;
 
+/// The strict-mode constructors, which run a schema through the [`strict`] transform.
 impl ResponseFormat {
-    /// A JSON-schema format from a raw schema, sent as given with `strict: true`.
-    ///
-    /// This is the form for a schema read from a file: the server receives exactly this
-    /// schema. A server that refuses it (HTTP 400) is handled by the json_object fallback of
-    /// [`parse_with`](crate::OpenAICompatibleModel::parse_with).
-    pub fn json_schema(name: impl Into<String>, schema: Value) -> ResponseFormat {
-        ResponseFormat::JsonSchema {
-            name: name.into(),
-            schema,
-            strict: true,
-        }
-    }
-
     /// A JSON-schema format from a raw schema rewritten for OpenAI's strict mode, the
     /// transform [`for_type`](Self::for_type) applies: for a hand-written schema, a schema
     /// file, or one from another generator (schemars 0.8, draft-07 settings). `name` is made
@@ -126,35 +91,12 @@ impl ResponseFormat {
             strict: true,
         }
     }
-
-    /// The wire form.
-    pub fn to_wire(&self) -> Value {
-        match self {
-            ResponseFormat::Text => json!({"type": "text"}),
-            ResponseFormat::JsonObject => json!({"type": "json_object"}),
-            ResponseFormat::JsonSchema {
-                name,
-                schema,
-                strict,
-            } => json!({
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": schema, "strict": strict}
-            }),
-        }
-    }
-
-    /// The schema, for a [`JsonSchema`](Self::JsonSchema) format.
-    pub fn schema(&self) -> Option<&Value> {
-        match self {
-            ResponseFormat::JsonSchema { schema, .. } => Some(schema),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(all(test, feature = "schema"))]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[allow(dead_code)]
     #[derive(schemars::JsonSchema)]
@@ -183,15 +125,5 @@ mod tests {
         assert_eq!(schema["required"], json!(["inner"]));
         // `uint8` is not a format strict mode knows.
         assert!(!schema.to_string().contains("uint8"));
-    }
-
-    #[test]
-    fn wire_forms() {
-        assert_eq!(ResponseFormat::Text.to_wire(), json!({"type": "text"}));
-        assert_eq!(
-            ResponseFormat::json_schema("n", json!({"type": "object"})).to_wire(),
-            json!({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": true}})
-        );
-        assert_eq!(ResponseFormat::JsonObject.schema(), None);
     }
 }

@@ -11,6 +11,9 @@ use ureq::unversioned::transport::NextTimeout;
 use super::{Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT};
 use crate::error::{Error, TimeoutPhase};
 
+/// The HTTP client a caller may hand the model builder (`agent(..)`).
+pub(crate) type CallerClient = ureq::Agent;
+
 /// Sleeps between retries.
 pub(crate) fn sleep(d: Duration) {
     std::thread::sleep(d);
@@ -36,7 +39,7 @@ pub(crate) struct StreamBody {
 }
 
 impl HttpTransport {
-    pub(crate) fn new(agent: Option<ureq::Agent>) -> HttpTransport {
+    pub(crate) fn new(agent: Option<CallerClient>) -> Result<HttpTransport, Error> {
         let agent = agent.unwrap_or_else(|| {
             // ureq keeps 3 idle connections per host by default: a model shared by a pool
             // of threads would reconnect for most requests.
@@ -52,7 +55,7 @@ impl HttpTransport {
                 QuickResolver::default(),
             )
         });
-        HttpTransport { agent }
+        Ok(HttpTransport { agent })
     }
 
     /// Settings every request needs whatever agent the caller built: error bodies kept, no

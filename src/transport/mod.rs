@@ -1,6 +1,6 @@
 //! The only mode-specific code besides the stream types: send one HTTP request and hand back
 //! the status, headers and body. `blocking.rs` does it with ureq, `nonblocking.rs` with
-//! reqwest; both expose the same method names, so the one request path in `model.rs`
+//! reqwest; both expose the same method names, so the one request path in `model/`
 //! (written once for maybe-async) compiles against either.
 //!
 //! Each transport enforces the timeouts of SPEC §3 and maps its library's errors to
@@ -13,12 +13,22 @@ use crate::error::Error;
 #[cfg(not(feature = "async"))]
 mod blocking;
 #[cfg(not(feature = "async"))]
-pub(crate) use blocking::{sleep, HttpTransport, StreamBody};
+pub(crate) use blocking::{sleep, CallerClient, HttpTransport, StreamBody};
 
 #[cfg(feature = "async")]
 mod nonblocking;
 #[cfg(feature = "async")]
-pub(crate) use nonblocking::{sleep, tls_config, HttpTransport, StreamBody};
+pub(crate) use nonblocking::{sleep, CallerClient, HttpTransport, StreamBody};
+
+/// The public items of the transport in this build, re-exported at the crate root.
+pub mod public {
+    #[cfg(feature = "async")]
+    pub use super::nonblocking::reqwest_client_builder;
+    /// Re-exported so async implementations of [`ChatClient`](crate::ChatClient) can write
+    /// `#[openai_compatible::async_trait]`.
+    #[cfg(feature = "async")]
+    pub use async_trait::async_trait;
+}
 
 /// One HTTP POST, fully described. No `Debug`: its headers hold the API key.
 pub(crate) struct HttpRequest<'a> {

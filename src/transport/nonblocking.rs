@@ -9,6 +9,9 @@ use std::time::Duration;
 use super::{Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT};
 use crate::error::{Error, TimeoutPhase};
 
+/// The HTTP client a caller may hand the model builder (`http_client(..)`).
+pub(crate) type CallerClient = reqwest::Client;
+
 /// Sleeps between retries without blocking the runtime.
 pub(crate) async fn sleep(d: Duration) {
     tokio::time::sleep(d).await;
@@ -16,7 +19,7 @@ pub(crate) async fn sleep(d: Duration) {
 
 /// The rustls configuration the default client uses: the `ring` provider and the Mozilla
 /// root store (`webpki-roots`), plus any extra roots (a private CA).
-pub(crate) fn tls_config(
+fn tls_config(
     extra_roots: &[rustls::pki_types::CertificateDer<'static>],
 ) -> Result<rustls::ClientConfig, Error> {
     let mut roots = rustls::RootCertStore {
@@ -35,6 +38,20 @@ pub(crate) fn tls_config(
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// A `reqwest::ClientBuilder` with this crate's TLS set up (rustls with the `ring` provider
+/// and the Mozilla roots, plus `extra_roots` — DER certificates of a private CA) and
+/// redirects off. Adjust it (proxy, pool, …) and pass the client to
+/// [`OpenAICompatibleModelBuilder::http_client`](crate::OpenAICompatibleModelBuilder::http_client).
+pub fn reqwest_client_builder(extra_roots: &[Vec<u8>]) -> Result<reqwest::ClientBuilder, Error> {
+    let roots: Vec<_> = extra_roots
+        .iter()
+        .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
+        .collect();
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(&roots)?)
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 /// Sends requests through a `reqwest::Client` (the caller's, or one made here).
@@ -62,7 +79,7 @@ pub(crate) struct StreamBody {
 }
 
 impl HttpTransport {
-    pub(crate) fn new(client: Option<reqwest::Client>) -> Result<HttpTransport, Error> {
+    pub(crate) fn new(client: Option<CallerClient>) -> Result<HttpTransport, Error> {
         let client = match client {
             Some(c) => c,
             None => reqwest::Client::builder()

@@ -8,6 +8,7 @@ mod chunk;
 mod completion;
 pub(crate) mod lenient;
 mod message;
+mod response_format;
 mod tool;
 
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
@@ -15,4 +16,5 @@ pub use completion::{ChatCompletion, Choice, FinishReason, Usage};
 pub use message::{
     ChatMessage, Content, ContentPart, FileData, FunctionCall, ImageUrl, InputAudio, Role, ToolCall,
 };
+pub use response_format::ResponseFormat;
 pub use tool::{FunctionDefinition, Tool, ToolChoice};

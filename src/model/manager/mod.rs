@@ -1,26 +1,30 @@
 //! [`ChatCompletionStreamManager`]: a lazy structured stream.
 //!
-//! The reading loop (`Inner::next_event`) is written once as maybe-async code; only the
-//! trait that hands events out differs: `Iterator` in the blocking build, `futures::Stream`
-//! in the async build. The async `Stream` keeps the state in a box it moves into a `Send`
-//! future while an event is pending and takes back when the event is ready, so the manager
-//! needs no lock and no self-reference.
+//! The reading loop (`Inner::next_event`) is written once as maybe-async code here; only the
+//! trait that hands events out differs, one file per mode exporting the same names:
+//! `blocking.rs` (`Iterator`) and `nonblocking.rs` (`futures::Stream`, which keeps the state
+//! in a box it moves into a `Send` future while an event is pending, so the manager needs no
+//! lock and no self-reference).
 
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::events::{EventState, StructuredEvent};
-use super::parsed::ParsePath;
-use super::ParsedChatCompletion;
+use super::OpenAICompatibleModel;
 use crate::error::{Error, Result};
-use crate::model::OpenAICompatibleModel;
 use crate::request::Prepared;
 use crate::stream::ChatCompletionStream;
+use crate::structured::{EventState, ParsePath, ParsedChatCompletion, StructuredEvent};
 
+#[cfg(not(feature = "async"))]
+mod blocking;
+#[cfg(not(feature = "async"))]
+use blocking as mode;
 #[cfg(feature = "async")]
-use futures_util::StreamExt as _;
+mod nonblocking;
+#[cfg(feature = "async")]
+use nonblocking as mode;
 
 /// A streamed structured answer: [`StructuredEvent`]s, then the parsed completion.
 ///
@@ -37,19 +41,13 @@ use futures_util::StreamExt as _;
 /// with [`Error::Decode`]. There is no json_object fallback for streams.
 ///
 /// [`ModelResponse::StructuredStream`]: crate::ModelResponse::StructuredStream
+#[must_use = "a structured stream sends nothing until it is read"]
 pub struct ChatCompletionStreamManager<T = Value> {
+    /// The reading state; `None` while the async build's pending read holds it.
     inner: Option<Box<Inner<T>>>,
-    #[cfg(feature = "async")]
-    pending: Option<PendingEvent<T>>,
+    /// What the mode needs between two reads (a pending read in the async build).
+    pending: mode::Pending<T>,
 }
-
-#[cfg(feature = "async")]
-type PendingEvent<T> = std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = (Box<Inner<T>>, Option<Result<StructuredEvent<T>>>)>
-            + Send,
-    >,
->;
 
 struct Inner<T> {
     phase: Phase,
@@ -89,8 +87,7 @@ impl<T: DeserializeOwned> ChatCompletionStreamManager<T> {
                 events,
                 failure: None,
             })),
-            #[cfg(feature = "async")]
-            pending: None,
+            pending: Default::default(),
         }
     }
 
@@ -153,7 +150,7 @@ impl<T: DeserializeOwned + Send + 'static> Inner<T> {
                         }
                     }
                 }
-                Phase::Open(stream) => match stream.next().await {
+                Phase::Open(stream) => match stream.next_chunk().await {
                     Some(Ok(chunk)) => self.events.push(chunk),
                     Some(Err(e)) => {
                         self.end_with(&e);
@@ -174,72 +171,5 @@ impl<T> Inner<T> {
     fn end_with(&mut self, error: &Error) {
         self.phase = Phase::Ended;
         self.failure = Some(error.to_string());
-    }
-}
-
-#[cfg(not(feature = "async"))]
-impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
-    fn settle(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(not(feature = "async"))]
-impl<T: DeserializeOwned + Send + 'static> Iterator for ChatCompletionStreamManager<T> {
-    type Item = Result<StructuredEvent<T>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.inner.as_mut()?.next_event()
-    }
-}
-
-#[cfg(feature = "async")]
-impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
-    /// Waits for an event the `Stream` started to read and puts the state back; an error
-    /// in that event is returned (it was never handed out).
-    async fn settle(&mut self) -> Result<()> {
-        if let Some(pending) = self.pending.take() {
-            let (inner, item) = pending.await;
-            self.inner = Some(inner);
-            if let Some(Err(e)) = item {
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(feature = "async")]
-impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for ChatCompletionStreamManager<T> {
-    type Item = Result<StructuredEvent<T>>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use std::task::Poll;
-        let this = &mut *self;
-        let mut pending = match this.pending.take() {
-            Some(p) => p,
-            None => {
-                let Some(mut inner) = this.inner.take() else {
-                    return Poll::Ready(None);
-                };
-                Box::pin(async move {
-                    let item = inner.next_event().await;
-                    (inner, item)
-                })
-            }
-        };
-        match pending.as_mut().poll(cx) {
-            Poll::Pending => {
-                this.pending = Some(pending);
-                Poll::Pending
-            }
-            Poll::Ready((inner, item)) => {
-                this.inner = Some(inner);
-                Poll::Ready(item)
-            }
-        }
     }
 }

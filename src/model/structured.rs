@@ -1,22 +1,19 @@
 //! The model's structured-output methods: `parse`, `parse_with`, `stream_parse`,
 //! `stream_parse_with`, and the structured branch of `run`.
 //!
-//! A second `impl OpenAICompatibleModel` block keeps this feature in its own file; like
-//! `model.rs`, the async methods are written once and compiled blocking or async.
+//! The pure parts (the strict transform, parsing a completion, the fallback's instruction,
+//! structured events) live in `crate::structured`; this file only orchestrates requests.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::manager::ChatCompletionStreamManager;
-use super::parsed::{
+use super::{ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel};
+use crate::error::{Error, Result};
+use crate::structured::{
     check_tools, earns_fallback, parse_completion, with_format_instruction, Failure, ParsePath,
     ParsedChatCompletion,
 };
-use super::ResponseFormat;
-use crate::error::{Error, Result};
-use crate::model::OpenAICompatibleModel;
-use crate::response::ModelResponse;
-use crate::types::{ChatMessage, Tool};
+use crate::types::{ChatMessage, ResponseFormat, Tool};
 
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
@@ -132,7 +129,7 @@ impl OpenAICompatibleModel {
 
     /// `run` with a [`ResponseFormat::JsonSchema`]: a parsed completion (messages carry
     /// `parsed` as JSON), or a structured stream when the config streams.
-    pub(crate) async fn run_structured(
+    pub(super) async fn run_structured(
         &self,
         messages: &[ChatMessage],
         format: &ResponseFormat,

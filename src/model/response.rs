@@ -1,8 +1,8 @@
 //! What `run` returns: one variant per mode of SPEC §2.
 
+use super::ChatCompletionStreamManager;
 use crate::error::Result;
 use crate::stream::ChatCompletionStream;
-use crate::structured::ChatCompletionStreamManager;
 use crate::types::ChatCompletion;
 
 /// The result of [`OpenAICompatibleModel::run`](crate::OpenAICompatibleModel::run).

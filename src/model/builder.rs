@@ -1,0 +1,326 @@
+//! [`OpenAICompatibleModelBuilder`]: every setting of a model, resolved once at `build()`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::client::ChatClient;
+use super::OpenAICompatibleModel;
+use crate::config::{self, Requested, Resolved};
+use crate::error::{Error, Result};
+use crate::logging::LogOptions;
+use crate::request;
+use crate::tokens::{OpenAITokenCounter, TokenCounter};
+use crate::transport::{self, CallerClient, HttpTransport};
+
+/// Configures an [`OpenAICompatibleModel`]. Created by [`OpenAICompatibleModel::builder`].
+///
+/// Anything left unset is resolved as CAMEL does: the API key from
+/// `OPENAI_COMPATIBILITY_API_KEY` then `OPENAI_API_KEY`; the URL from
+/// `OPENAI_COMPATIBILITY_API_BASE_URL` then `OPENAI_BASE_URL` then OpenAI's; the timeout from
+/// `MODEL_TIMEOUT` (seconds) then 180 s; 3 retries.
+#[must_use = "call .build() to get a model"]
+pub struct OpenAICompatibleModelBuilder {
+    model_type: String,
+    model_config: Option<Value>,
+    requested: Requested,
+    max_retries: u32,
+    max_response_bytes: u64,
+    default_headers: Vec<(String, String)>,
+    default_query: Vec<(String, String)>,
+    client: Option<Arc<dyn ChatClient>>,
+    token_counter: Option<Arc<dyn TokenCounter>>,
+    extract_thinking: bool,
+    io_log: LogOptions,
+    /// The caller's `ureq::Agent` or `reqwest::Client`, if one was given.
+    http: Option<CallerClient>,
+}
+
+impl fmt::Debug for OpenAICompatibleModelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAICompatibleModelBuilder")
+            .field("model_type", &self.model_type)
+            .field(
+                "api_key",
+                &self.requested.api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("url", &self.requested.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAICompatibleModelBuilder {
+    pub(super) fn new(model_type: String) -> OpenAICompatibleModelBuilder {
+        OpenAICompatibleModelBuilder {
+            model_type,
+            model_config: None,
+            requested: Requested::default(),
+            max_retries: config::DEFAULT_MAX_RETRIES,
+            max_response_bytes: config::DEFAULT_MAX_RESPONSE_BYTES,
+            default_headers: Vec::new(),
+            default_query: Vec::new(),
+            client: None,
+            token_counter: None,
+            extract_thinking: true,
+            io_log: LogOptions::default(),
+            http: None,
+        }
+    }
+}
+
+/// Sets a header, replacing any of the same name (HTTP names are case-insensitive).
+pub(super) fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    headers.push((name.to_owned(), value.to_owned()));
+}
+
+impl OpenAICompatibleModelBuilder {
+    /// Request parameters merged into every body (`temperature`, `max_tokens`, `stream`,
+    /// `tools`, `response_format`, server-specific keys like `top_k`, …). Must be a JSON
+    /// object. `extra_body`, `extra_headers`, `extra_query` and `timeout` act on the request
+    /// instead of being sent.
+    pub fn model_config(mut self, config: Value) -> Self {
+        self.model_config = Some(config);
+        self
+    }
+
+    /// The API key (an empty string counts as unset).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.requested.api_key = Some(key.into());
+        self
+    }
+
+    /// The server's base URL, e.g. `http://127.0.0.1:8080/v1` (an empty string counts as
+    /// unset).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.requested.url = Some(url.into());
+        self
+    }
+
+    /// The timeout: of each attempt of a non-stream request, end to end; for streams, of
+    /// connecting, of waiting for the head, and of each silence between two reads. Zero
+    /// counts as unset.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.requested.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries after a failed first attempt (default 3: up to 4 attempts).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Sent as `OpenAI-Organization` (default: env `OPENAI_ORG_ID`).
+    pub fn organization(mut self, org: impl Into<String>) -> Self {
+        self.requested.organization = Some(org.into());
+        self
+    }
+
+    /// Sent as `OpenAI-Project` (default: env `OPENAI_PROJECT_ID`).
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.requested.project = Some(project.into());
+        self
+    }
+
+    /// A header sent with every request; replaces a built-in one of the same name (for
+    /// example an `api-key` scheme instead of `Authorization`).
+    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.default_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A query parameter added to every request URL (e.g. `api-version`).
+    pub fn default_query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.default_query.push((name.into(), value.into()));
+        self
+    }
+
+    /// The largest response body accepted (default 32 MiB); larger ones fail with
+    /// [`Error::BodyTooLarge`]. For streams it caps each event, not the whole stream, so a
+    /// long stream is never cut while a server sending an endless line is.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Whether `<think>` blocks are processed (default `true`, CAMEL's
+    /// `extract_thinking_from_response`). The switch covers both directions: when on, think
+    /// blocks are removed from user and assistant messages before sending, and a
+    /// non-streamed answer's first block becomes its `reasoning_content` (see
+    /// [`preprocess`](crate::preprocess)); when off, text goes out and comes back verbatim.
+    /// Tool-call regrouping stays on either way.
+    pub fn extract_thinking_from_response(mut self, on: bool) -> Self {
+        self.extract_thinking = on;
+        self
+    }
+
+    /// Answer requests with this client instead of HTTP (CAMEL's `client`). See
+    /// [`ChatClient`]. Timeouts, retries, headers and the API key do not apply.
+    pub fn client(mut self, client: impl ChatClient + 'static) -> Self {
+        self.client = Some(Arc::new(client));
+        self
+    }
+
+    /// Like [`client`](Self::client), for a client that is already shared.
+    pub fn shared_client(mut self, client: Arc<dyn ChatClient>) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Count tokens with this counter instead of the default [`OpenAITokenCounter`] for
+    /// gpt-4o-mini (CAMEL's `token_counter`).
+    pub fn token_counter(mut self, counter: impl TokenCounter + 'static) -> Self {
+        self.token_counter = Some(Arc::new(counter));
+        self
+    }
+
+    // CAMEL's model I/O logs (the crate docs, "Logging"); unset options come from the
+    // environment when the model is built.
+
+    /// Turns the model I/O log files on or off, whatever `CAMEL_MODEL_LOG_ENABLED` says
+    /// (by default they are on when it is `1`, `true`, `yes` or `on`, in any case).
+    pub fn log_model_io(mut self, on: bool) -> Self {
+        self.io_log.enabled = Some(on);
+        self
+    }
+
+    /// Whether the log files include the request parameters (everything sent besides
+    /// `model` and `messages`) as `request.model_config_dict`, whatever
+    /// `CAMEL_MODEL_LOG_MODEL_CONFIG_ENABLED` says (by default: when logging is on).
+    pub fn log_model_config(mut self, on: bool) -> Self {
+        self.io_log.model_config = Some(on);
+        self
+    }
+
+    /// The folder the log files go to, instead of `CAMEL_LOG_DIR` (default `camel_logs`,
+    /// relative to the working directory).
+    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.io_log.dir = Some(dir.into());
+        self
+    }
+
+    /// The id of the agent using this model: its log files go to a sub-folder of that
+    /// name (default `none`) and carry it as `agent_id`. Characters that are not safe in a
+    /// file name become `_`.
+    pub fn agent_id(mut self, id: impl Into<String>) -> Self {
+        self.io_log.agent_id = Some(id.into());
+        self
+    }
+
+    /// Send requests through this `ureq::Agent` (its proxy, TLS and pool settings). The
+    /// model still keeps error bodies, refuses redirects and applies its own timeouts on
+    /// every request.
+    #[cfg(not(feature = "async"))]
+    pub fn agent(mut self, agent: ureq::Agent) -> Self {
+        self.http = Some(agent);
+        self
+    }
+
+    /// Send requests through this `reqwest::Client` (its proxy, TLS and pool settings). The
+    /// model applies its own timeouts on every request. Build it from
+    /// [`reqwest_client_builder`](crate::reqwest_client_builder) so TLS is set up and
+    /// redirects are refused: reqwest's redirect policy belongs to the client, so a client
+    /// built otherwise follows redirects, turning a redirected POST into a GET and sending
+    /// headers set with [`default_header`](Self::default_header) (such as an `api-key`) to
+    /// the other host.
+    #[cfg(feature = "async")]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Resolves the configuration and builds the model. Fails with [`Error::Config`] naming
+    /// the problem: no API key, a malformed URL or `MODEL_TIMEOUT`, a model config that is
+    /// not an object or uses a reserved key, an invalid header.
+    pub fn build(self) -> Result<OpenAICompatibleModel> {
+        self.build_with_env(&|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn build_with_env(
+        mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<OpenAICompatibleModel> {
+        if self.model_type.trim().is_empty() {
+            return Err(Error::Config("the model type is empty".into()));
+        }
+        self.requested.custom_client = self.client.is_some();
+        let config = match self.model_config.take() {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "model_config must be a JSON object, got {other}"
+                )))
+            }
+        };
+        request::validate_config(&config)?;
+        let resolved: Resolved = config::resolve(&self.requested, env)?;
+        let io_log = self.io_log.resolve(env).map(Arc::new);
+
+        let mut headers = vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Accept".to_owned(), "application/json".to_owned()),
+            ("User-Agent".to_owned(), transport::USER_AGENT.to_owned()),
+        ];
+        if let Some(key) = &resolved.api_key {
+            headers.push((
+                "Authorization".to_owned(),
+                format!("Bearer {}", key.expose()),
+            ));
+        }
+        if let Some(org) = &resolved.organization {
+            headers.push(("OpenAI-Organization".to_owned(), org.clone()));
+        }
+        if let Some(project) = &resolved.project {
+            headers.push(("OpenAI-Project".to_owned(), project.clone()));
+        }
+        for (k, v) in &self.default_headers {
+            validate_header(k, v)?;
+            set_header(&mut headers, k, v);
+        }
+
+        let http = HttpTransport::new(self.http.take())?;
+
+        Ok(OpenAICompatibleModel {
+            model_type: self.model_type,
+            config,
+            base_url: resolved.base_url,
+            api_key: resolved.api_key,
+            timeout: resolved.timeout,
+            max_retries: self.max_retries,
+            max_response_bytes: self.max_response_bytes,
+            headers,
+            default_query: self.default_query,
+            http,
+            client: self.client,
+            // Cheap: the BPE table is built on the first count, once per process.
+            token_counter: self
+                .token_counter
+                .unwrap_or_else(|| Arc::new(OpenAITokenCounter::default())),
+            extract_thinking: self.extract_thinking,
+            io_log,
+        })
+    }
+}
+
+fn validate_header(name: &str, value: &str) -> Result<()> {
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !name_ok {
+        return Err(Error::Config(format!(
+            "{name:?} is not a valid header name"
+        )));
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(Error::Config(format!(
+            "the value of header {name:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
