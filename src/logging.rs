@@ -137,8 +137,8 @@ impl IoLog {
         let mut request = Map::new();
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(mut payload)) => {
-                payload.remove("model");
-                let messages = payload.remove("messages").unwrap_or(Value::Null);
+                payload.shift_remove("model");
+                let messages = payload.shift_remove("messages").unwrap_or(Value::Null);
                 request.insert("messages".into(), messages);
                 if self.model_config {
                     request.insert("model_config_dict".into(), Value::Object(payload));

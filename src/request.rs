@@ -162,7 +162,7 @@ pub(crate) fn prepare_with_mode(
 
     match tools {
         Some([]) => {
-            rest.remove("tools");
+            rest.shift_remove("tools");
         }
         Some(tools) => {
             let v = serde_json::to_value(tools)
@@ -177,8 +177,8 @@ pub(crate) fn prepare_with_mode(
         Some(_) => true,
     };
     if !has_tools {
-        rest.remove("tools");
-        rest.remove("parallel_tool_calls");
+        rest.shift_remove("tools");
+        rest.shift_remove("parallel_tool_calls");
     }
     if let Some(rf) = response_format {
         rest.insert("response_format".into(), rf.clone());
@@ -189,8 +189,8 @@ pub(crate) fn prepare_with_mode(
         }
     }
     // Model and messages come from the model itself, even if extra_body names them.
-    rest.remove("model");
-    rest.remove("messages");
+    rest.shift_remove("model");
+    rest.shift_remove("messages");
 
     let stream = truthy(rest.get("stream"));
     let messages = without_parsed(messages);
@@ -283,6 +283,21 @@ mod tests {
         assert_eq!(b["chat_template_kwargs"], json!({"a":1}));
         assert_eq!(b["stream"], 1);
         assert!(p.stream);
+    }
+
+    #[test]
+    fn dropped_keys_leave_the_others_in_their_order() {
+        // Under `preserve_order`, `Map::remove` would move the last key into the gap.
+        let c = cfg(json!({
+            "a": 1, "tools": [], "b": 2, "parallel_tool_calls": true, "stream": true,
+            "stream_options": {}, "c": 3, "d": 4
+        }));
+        let p = prepare_with_mode("m", &[], &c, None, None, Some(false)).unwrap();
+        let text = String::from_utf8(p.body).unwrap();
+        assert_eq!(
+            text,
+            r#"{"model":"m","messages":[],"a":1,"b":2,"c":3,"d":4}"#
+        );
     }
 
     #[test]

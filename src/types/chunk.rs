@@ -11,7 +11,11 @@ use super::message::Role;
 ///
 /// The final chunk of a stream with `stream_options.include_usage` has `choices: []` and
 /// carries `usage`.
+///
+/// `#[non_exhaustive]`: build one with `ChatCompletionChunk::default()` and set its fields,
+/// or deserialize it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ChatCompletionChunk {
     /// The completion's id, the same on every chunk (empty when the server sent none).
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -48,8 +52,27 @@ lenient::deserialize_with_extra!(ChatCompletionChunk, "a chat completion chunk",
     system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
 });
 
+impl Default for ChatCompletionChunk {
+    /// An empty chunk: no choices, `object` `"chat.completion.chunk"`.
+    fn default() -> ChatCompletionChunk {
+        ChatCompletionChunk {
+            id: String::new(),
+            object: "chat.completion.chunk".to_owned(),
+            created: 0,
+            model: String::new(),
+            choices: Vec::new(),
+            usage: None,
+            system_fingerprint: None,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// The change to one choice carried by a chunk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `#[non_exhaustive]`: build one with `ChunkChoice::default()` and set its fields.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChunkChoice {
     /// Which choice this delta belongs to.
     #[serde(default, deserialize_with = "lenient::lenient_u32")]
@@ -66,7 +89,10 @@ pub struct ChunkChoice {
 }
 
 /// Text and tool-call pieces added to a choice.
+///
+/// `#[non_exhaustive]`: build one with `Delta::default()` and set its fields.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Delta {
     /// Set on the first delta of a choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,11 @@ use super::message::{ChatMessage, Role};
 /// Every field a compatible server may leave out (`id`, `object`, `created`, `usage`,
 /// `system_fingerprint`) reads as empty; fields this crate does not model (llama.cpp's
 /// `timings`, vLLM's `prompt_logprobs`, …) are kept in `extra`.
+///
+/// `#[non_exhaustive]`: fields will be added as servers add them. Build one with
+/// `ChatCompletion::default()` and set the fields you need, or deserialize it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ChatCompletion {
     /// The completion's id (empty when the server sent none).
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -70,7 +74,10 @@ impl ChatCompletion {
 }
 
 /// One answer within a [`ChatCompletion`].
+///
+/// `#[non_exhaustive]`; `Choice::default()` is choice 0 with an empty assistant message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Choice {
     /// Its position among the `n` answers.
     pub index: u32,
@@ -93,6 +100,35 @@ lenient::deserialize_with_extra!(Choice, "a choice", extra, {
     finish_reason: "finish_reason" => Plain<Option<FinishReason>>, or None;
     logprobs: "logprobs" => Plain<Option<Value>>, or None;
 });
+
+impl Default for ChatCompletion {
+    /// An empty completion: no choices, `object` `"chat.completion"`.
+    fn default() -> ChatCompletion {
+        ChatCompletion {
+            id: String::new(),
+            object: "chat.completion".to_owned(),
+            created: 0,
+            model: String::new(),
+            choices: Vec::new(),
+            usage: None,
+            system_fingerprint: None,
+            service_tier: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl Default for Choice {
+    fn default() -> Choice {
+        Choice {
+            index: 0,
+            message: assistant_message(),
+            finish_reason: None,
+            logprobs: None,
+            extra: Map::new(),
+        }
+    }
+}
 
 fn assistant_message() -> ChatMessage {
     ChatMessage::empty(Role::Assistant)
@@ -173,7 +209,10 @@ impl<'de> Deserialize<'de> for FinishReason {
 }
 
 /// Token accounting for a request.
+///
+/// `#[non_exhaustive]`: build one with `Usage::default()` and set its fields.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
 pub struct Usage {
     /// Tokens in the prompt.
     pub prompt_tokens: u64,
