@@ -1,5 +1,5 @@
 //! Resolution of the key, URL, timeout and retries from builder arguments and the
-//! environment, in the order CAMEL uses (SPEC §1). Pure: the environment is passed in, so
+//! environment, in the order CAMEL uses (docs/SPEC.md §1). Pure: the environment is passed in, so
 //! every rule is unit-tested without touching the process environment.
 
 use std::fmt;
@@ -63,7 +63,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
-/// Applies SPEC §1: explicit non-empty values first, then the environment, then defaults.
+/// Applies docs/SPEC.md §1: explicit non-empty values first, then the environment, then defaults.
 pub(crate) fn resolve(req: &Requested, env: &dyn Fn(&str) -> Option<String>) -> Result<Resolved> {
     let first_env = |vars: &[&str]| vars.iter().find_map(|v| non_empty(env(v)));
 

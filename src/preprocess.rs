@@ -1,4 +1,4 @@
-//! Message processing around a request (SPEC §5): `<think>` blocks in and out, and tool-call
+//! Message processing around a request (docs/SPEC.md §5): `<think>` blocks in and out, and tool-call
 //! regrouping. Pure functions; [`OpenAICompatibleModel`](crate::OpenAICompatibleModel)
 //! applies them on every request, and they are public so a framework can apply the same
 //! rules to its own history.
@@ -86,7 +86,7 @@ pub fn preprocess_messages(messages: &[ChatMessage]) -> Cow<'_, [ChatMessage]> {
 }
 
 /// Puts every tool result right after the assistant message that made the call, in the
-/// order of its calls (SPEC §5).
+/// order of its calls (docs/SPEC.md §5).
 ///
 /// * A result that came before its call moves after it.
 /// * A result whose call is nowhere in the conversation goes to the end.
@@ -225,7 +225,7 @@ fn regroup_order(messages: &[ChatMessage]) -> Option<Vec<usize>> {
     Some(order)
 }
 
-/// Moves `<think>` blocks out of the answer text (SPEC §5, postprocess).
+/// Moves `<think>` blocks out of the answer text (docs/SPEC.md §5, postprocess).
 ///
 /// For every choice whose `reasoning_content` is empty and whose string content holds
 /// both tags: the first block's trimmed text becomes `reasoning_content` (unless it is

@@ -1,4 +1,4 @@
-//! Request-body assembly (SPEC §2 points 1–2). Pure: messages and config in, the exact bytes
+//! Request-body assembly (docs/SPEC.md §2 points 1–2). Pure: messages and config in, the exact bytes
 //! to send and the per-call transport options out.
 //!
 //! Exact out: the body holds `model`, `messages`, and the caller's config keys — nothing the

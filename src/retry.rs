@@ -1,4 +1,4 @@
-//! What is retried and how long to wait (SPEC §3). Pure: the decision reads a status and
+//! What is retried and how long to wait (docs/SPEC.md §3). Pure: the decision reads a status and
 //! headers and returns a delay; the request loop in `model.rs` does the sleeping.
 //!
 //! The delays come from `backoff`'s `ExponentialBackoff`, used only as a delay calculator

@@ -1,4 +1,4 @@
-//! What `run` returns: one variant per mode of SPEC §2.
+//! What `run` returns: one variant per mode of docs/SPEC.md §2.
 
 use super::ChatCompletionStreamManager;
 use crate::error::Result;

@@ -118,7 +118,7 @@ impl OpenAICompatibleModel {
         let Some(schema) = schema else {
             return Err(first_error);
         };
-        // SPEC §2.5: once, on a copy of the messages.
+        // docs/SPEC.md §2.5: once, on a copy of the messages.
         let messages = with_format_instruction(messages, schema);
         let fallback = ResponseFormat::JsonObject;
         let prepared = self.prepare(&messages, Some(&fallback), tools, Some(false))?;

@@ -17,7 +17,7 @@ pub enum ParsePath {
     JsonSchema,
     /// A `json_object` request the caller asked for directly (no schema, no fallback).
     JsonObject,
-    /// The json_object fallback (SPEC §2.5): the `json_schema` request was refused (HTTP 400)
+    /// The json_object fallback (docs/SPEC.md §2.5): the `json_schema` request was refused (HTTP 400)
     /// or its answer was not JSON of the right shape, so the request was sent once more with
     /// the schema in the last message and `{"type":"json_object"}`.
     JsonObjectFallback,

@@ -3,7 +3,7 @@
 //! reqwest; both expose the same method names, so the one request path in `model/`
 //! (written once for maybe-async) compiles against either.
 //!
-//! Each transport enforces the timeouts of SPEC §3 and maps its library's errors to
+//! Each transport enforces the timeouts of docs/SPEC.md §3 and maps its library's errors to
 //! [`TransportError`], which says whether a retry may help.
 
 use std::time::Duration;
