@@ -348,3 +348,9 @@ pub fn reqwest_client_builder(extra_roots: &[Vec<u8>]) -> Result<reqwest::Client
         .tls_backend_preconfigured(transport::tls_config(&roots)?)
         .redirect(reqwest::redirect::Policy::none()))
 }
+
+// The README's Rust blocks are compiled as doctests of this item, so the front page breaks
+// the build instead of drifting from the API. `cfg(doctest)` keeps it out of the library.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
