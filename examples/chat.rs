@@ -12,7 +12,11 @@
 //! one line on stderr and exits 1 (2 for a usage error).
 //!
 //! Runs in both builds: `cargo run --example chat -- …` or
-//! `cargo run --features async --example chat -- …`.
+//! `cargo run --features async --example chat -- …`. To do that from one file it is written
+//! the way the crate itself is: the functions that make requests are `async fn`s marked for
+//! `maybe_async`, which strips the `async` and `.await` in the blocking build. Your own code
+//! targets one mode and needs none of that: `tools` and `structured` show blocking code as
+//! you would write it, `async_server` async code.
 
 use std::io::Write;
 use std::process::ExitCode;

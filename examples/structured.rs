@@ -2,23 +2,45 @@
 //! printing the JSON parsed so far as it grows.
 //!
 //! ```text
-//! cargo run --example structured [-- COUNTRY]                    # blocking
-//! cargo run --features async --example structured [-- COUNTRY]
+//! cargo run --example structured [-- COUNTRY]
 //! ```
 //!
-//! Key and URL come from the environment (`OPENAI_COMPATIBILITY_API_KEY`,
-//! `OPENAI_COMPATIBILITY_API_BASE_URL`); `scripts/server.sh env` prints them for the local
-//! llama.cpp server, which enforces the schema with a grammar. The model name comes from
-//! `MODEL` (default `smollm2`). A server that does not know `json_schema` answers through
-//! the json_object fallback, and the example says so.
+//! It prints one line of facts, a `so far: …` line each time the streamed JSON grows, and
+//! `streamed: …` with the final value. Key and URL come from the environment
+//! (`OPENAI_COMPATIBILITY_API_KEY`, `OPENAI_COMPATIBILITY_API_BASE_URL`; `scripts/server.sh
+//! env` prints them for the local llama.cpp server, which enforces the schema with a
+//! grammar), the model name from `MODEL` (default `smollm2`). A server that does not know
+//! `json_schema` answers through the json_object fallback, and the example says so.
+//!
+//! This is a blocking program, the crate's default mode. A build with `--features async`
+//! makes the crate's whole API async, so there this example only points to `async_server`.
+//! It needs the `schema` feature (on by default) for `#[derive(JsonSchema)]`.
 
-#[cfg(feature = "schema")]
-mod demo {
+#[cfg(not(feature = "async"))]
+fn main() -> std::process::ExitCode {
+    let country = std::env::args().nth(1).unwrap_or_else(|| "France".into());
+    match facts::ask(&country) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("structured: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+fn main() {
+    println!("this example is blocking; see async_server for the async API");
+}
+
+#[cfg(not(feature = "async"))]
+mod facts {
     use openai_compatible::{ChatMessage, OpenAICompatibleModel, ParsePath, StructuredEvent};
     use serde::Deserialize;
     use serde_json::json;
 
-    /// What we want back: a type, not text.
+    /// What we want back: a type, not text. Its doc comments become the schema's
+    /// descriptions, which the model reads.
     #[derive(Debug, Deserialize, schemars::JsonSchema)]
     pub struct CountryFacts {
         /// The country's name.
@@ -31,6 +53,7 @@ mod demo {
         pub has_coast: bool,
     }
 
+    /// An enum becomes a list of allowed strings.
     #[derive(Debug, Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum Continent {
@@ -43,9 +66,8 @@ mod demo {
         SouthAmerica,
     }
 
-    #[cfg_attr(feature = "async", maybe_async::must_be_async)]
-    #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
-    pub async fn run(country: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// Asks for the facts about `country`, once whole and once streamed.
+    pub fn ask(country: &str) -> Result<(), Box<dyn std::error::Error>> {
         let model = OpenAICompatibleModel::builder(
             std::env::var("MODEL").unwrap_or_else(|_| "smollm2".into()),
         )
@@ -57,27 +79,26 @@ mod demo {
         ];
 
         // One call, one typed value.
-        let answer = model.parse::<CountryFacts>(&messages, None).await?;
+        let answer = model.parse::<CountryFacts>(&messages, None)?;
         if answer.path == ParsePath::JsonObjectFallback {
             println!("(the server refused json_schema; answered through json_object)");
         }
         let facts = answer.into_parsed()?;
+        let coast = if facts.has_coast {
+            "coastal"
+        } else {
+            "landlocked"
+        };
         println!(
-            "{}: capital {}, {:?}, {}",
-            facts.country,
-            facts.capital,
-            facts.continent,
-            if facts.has_coast {
-                "coastal"
-            } else {
-                "landlocked"
-            }
+            "{}: capital {}, {:?}, {coast}",
+            facts.country, facts.capital, facts.continent
         );
 
-        // The same, streamed: each content delta carries the JSON parsed so far.
+        // The same, streamed: each content delta carries the JSON parsed so far. Nothing is
+        // sent until the first event is read.
         let mut stream = model.stream_parse::<CountryFacts>(&messages, None)?;
         let mut last = None;
-        while let Some(event) = next(&mut stream).await {
+        for event in stream.by_ref() {
             // Many deltas are whitespace or half a key: print the value only when it changes.
             if let StructuredEvent::ContentDelta {
                 parsed: Some(partial),
@@ -90,36 +111,8 @@ mod demo {
                 }
             }
         }
-        let streamed = stream.final_completion().await?.into_parsed()?;
+        let streamed = stream.final_completion()?.into_parsed()?;
         println!("streamed: {streamed:?}");
         Ok(())
     }
-
-    #[cfg(not(feature = "async"))]
-    fn next<I: Iterator>(it: &mut I) -> Option<I::Item> {
-        it.next()
-    }
-
-    #[cfg(feature = "async")]
-    async fn next<S: futures_util::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
-        futures_util::StreamExt::next(s).await
-    }
-}
-
-#[cfg(all(feature = "schema", not(feature = "async")))]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let country = std::env::args().nth(1).unwrap_or_else(|| "France".into());
-    demo::run(&country)
-}
-
-#[cfg(all(feature = "schema", feature = "async"))]
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let country = std::env::args().nth(1).unwrap_or_else(|| "France".into());
-    demo::run(&country).await
-}
-
-#[cfg(not(feature = "schema"))]
-fn main() {
-    eprintln!("this example needs the `schema` feature (on by default)");
 }

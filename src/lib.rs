@@ -345,3 +345,9 @@ pub mod defaults {
         DEFAULT_MAX_RETRIES as MAX_RETRIES, DEFAULT_TIMEOUT as TIMEOUT,
     };
 }
+
+// The README's Rust blocks are compiled as doctests of this item, so the front page breaks
+// the build instead of drifting from the API. `cfg(doctest)` keeps it out of the library.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
