@@ -3,6 +3,10 @@
 //! Tool-call deltas are merged by `index`; where servers break that rule the call `id`
 //! decides: a delta without `index` (Gemini) extends the last call unless it brings a new
 //! `id`, and a repeated `index` with a new `id` (Ollama) starts a new call.
+//!
+//! This is the one place that reads chunk deltas. Whoever needs more than the final
+//! completion (the structured-output events) watches the same merge through
+//! [`ChunkAccumulator::push_observed`], so every server quirk is handled here once.
 
 use serde_json::{Map, Value};
 
@@ -26,8 +30,9 @@ pub struct ChunkAccumulator {
     choices: Vec<ChoiceState>,
 }
 
+/// One choice as assembled so far.
 #[derive(Debug, Default, Clone)]
-struct ChoiceState {
+pub(crate) struct ChoiceState {
     index: u32,
     role: Option<Role>,
     content: Option<String>,
@@ -38,13 +43,92 @@ struct ChoiceState {
     logprobs: Vec<Value>,
 }
 
+/// One tool call as assembled so far.
 #[derive(Debug, Default, Clone)]
-struct CallState {
+pub(crate) struct CallState {
     index: Option<u32>,
     id: String,
     kind: Option<String>,
     name: String,
     arguments: String,
+}
+
+/// What one pushed chunk changed, reported by [`ChunkAccumulator::push_observed`] right
+/// after it is applied: the accumulator's state at that moment is the snapshot that goes
+/// with the change (text only ever grows by appending).
+///
+/// `choice` is the choice's slot, its position in arrival order
+/// ([`ChunkAccumulator::choice_at`]), not its wire `index`; `call` is the call's position
+/// in that choice's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change<'c> {
+    /// Text appended to the content (never empty).
+    Content { choice: usize, delta: &'c str },
+    /// Text appended to the refusal (never empty).
+    Refusal { choice: usize, delta: &'c str },
+    /// A new tool call, already holding what its first delta brought (id, name, and any
+    /// arguments, which follow as their own [`Change::Arguments`]).
+    CallStarted { choice: usize, call: usize },
+    /// Text appended to a call's arguments (never empty).
+    Arguments {
+        choice: usize,
+        call: usize,
+        delta: &'c str,
+    },
+    /// The choice got a `finish_reason`.
+    Finished { choice: usize },
+}
+
+impl Change<'_> {
+    /// The slot of the choice changed.
+    pub(crate) fn choice(self) -> usize {
+        match self {
+            Change::Content { choice, .. }
+            | Change::Refusal { choice, .. }
+            | Change::CallStarted { choice, .. }
+            | Change::Arguments { choice, .. }
+            | Change::Finished { choice } => choice,
+        }
+    }
+}
+
+impl ChoiceState {
+    /// The choice's wire `index`.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The text so far (empty before any).
+    pub(crate) fn content(&self) -> &str {
+        self.content.as_deref().unwrap_or_default()
+    }
+
+    /// The refusal so far (empty before any).
+    pub(crate) fn refusal(&self) -> &str {
+        self.refusal.as_deref().unwrap_or_default()
+    }
+
+    /// The tool calls so far, in the order they started.
+    pub(crate) fn calls(&self) -> &[CallState] {
+        &self.calls
+    }
+
+    /// The last `finish_reason` received.
+    pub(crate) fn finish_reason(&self) -> Option<&FinishReason> {
+        self.finish_reason.as_ref()
+    }
+}
+
+impl CallState {
+    /// The function name, as far as received.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The arguments text so far.
+    pub(crate) fn arguments(&self) -> &str {
+        &self.arguments
+    }
 }
 
 fn append(slot: &mut Option<String>, piece: &str) {
@@ -62,6 +146,21 @@ impl ChunkAccumulator {
 
     /// Adds one chunk.
     pub fn push(&mut self, chunk: &ChatCompletionChunk) {
+        self.push_observed(chunk, |_, _| {});
+    }
+
+    /// Adds one chunk, calling `observe` after each [`Change`] it makes, with the
+    /// accumulator as it stands right then. Choices come in the chunk's order, and within
+    /// one: content, refusal, each tool-call delta, finish.
+    ///
+    /// A callback rather than a returned list: the snapshot that belongs to a change is
+    /// the state at that moment, which a list read after the whole chunk could not give
+    /// when one chunk extends the same text twice. It also costs nothing per chunk.
+    pub(crate) fn push_observed<'c>(
+        &mut self,
+        chunk: &'c ChatCompletionChunk,
+        mut observe: impl FnMut(&ChunkAccumulator, Change<'c>),
+    ) {
         if self.id.is_empty() {
             self.id.clone_from(&chunk.id);
         }
@@ -79,34 +178,73 @@ impl ChunkAccumulator {
             self.usage.clone_from(&chunk.usage);
         }
         for c in &chunk.choices {
-            let state = self.choice(c.index);
+            let slot = self.slot(c.index);
             let d = &c.delta;
+            let state = &mut self.choices[slot];
             if d.role.is_some() {
                 state.role.clone_from(&d.role);
-            }
-            if let Some(t) = &d.content {
-                append(&mut state.content, t);
             }
             if let Some(t) = d.reasoning_content.as_ref().or(d.reasoning.as_ref()) {
                 append(&mut state.reasoning, t);
             }
-            if let Some(t) = &d.refusal {
-                append(&mut state.refusal, t);
-            }
-            for delta in d.tool_calls.iter().flatten() {
-                merge_call(&mut state.calls, delta);
-            }
-            if c.finish_reason.is_some() {
-                state.finish_reason.clone_from(&c.finish_reason);
-            }
             if let Some(Value::Array(items)) = c.logprobs.as_ref().and_then(|l| l.get("content")) {
                 state.logprobs.extend(items.iter().cloned());
+            }
+            // An empty piece still makes the text present (`Some("")`) in the completion,
+            // but it changes nothing worth reporting.
+            if let Some(t) = &d.content {
+                append(&mut self.choices[slot].content, t);
+                if !t.is_empty() {
+                    observe(
+                        self,
+                        Change::Content {
+                            choice: slot,
+                            delta: t,
+                        },
+                    );
+                }
+            }
+            if let Some(t) = &d.refusal {
+                append(&mut self.choices[slot].refusal, t);
+                if !t.is_empty() {
+                    observe(
+                        self,
+                        Change::Refusal {
+                            choice: slot,
+                            delta: t,
+                        },
+                    );
+                }
+            }
+            for delta in d.tool_calls.iter().flatten() {
+                let (call, started) = merge_call(&mut self.choices[slot].calls, delta);
+                if started {
+                    observe(self, Change::CallStarted { choice: slot, call });
+                }
+                let arguments = delta.function.as_ref().and_then(|f| f.arguments.as_deref());
+                if let Some(args) = arguments.filter(|a| !a.is_empty()) {
+                    observe(
+                        self,
+                        Change::Arguments {
+                            choice: slot,
+                            call,
+                            delta: args,
+                        },
+                    );
+                }
+            }
+            if c.finish_reason.is_some() {
+                self.choices[slot]
+                    .finish_reason
+                    .clone_from(&c.finish_reason);
+                observe(self, Change::Finished { choice: slot });
             }
         }
     }
 
-    fn choice(&mut self, index: u32) -> &mut ChoiceState {
-        let pos = match self.choices.iter().position(|c| c.index == index) {
+    /// The slot of the choice with wire `index`, made on its first chunk.
+    fn slot(&mut self, index: u32) -> usize {
+        match self.choices.iter().position(|c| c.index == index) {
             Some(p) => p,
             None => {
                 self.choices.push(ChoiceState {
@@ -115,8 +253,17 @@ impl ChunkAccumulator {
                 });
                 self.choices.len() - 1
             }
-        };
-        &mut self.choices[pos]
+        }
+    }
+
+    /// How many choices have been seen; their slots are `0..choice_count()`.
+    pub(crate) fn choice_count(&self) -> usize {
+        self.choices.len()
+    }
+
+    /// The choice in `slot` (see [`Change`]).
+    pub(crate) fn choice_at(&self, slot: usize) -> Option<&ChoiceState> {
+        self.choices.get(slot)
     }
 
     /// The text streamed so far for choice `index`.
@@ -181,7 +328,9 @@ impl ChunkAccumulator {
     }
 }
 
-fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
+/// Merges one tool-call delta; returns the call's position and whether the delta started
+/// it.
+fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) -> (usize, bool) {
     let new_id = d.id.as_deref().filter(|id| !id.is_empty());
     let target = match d.index {
         Some(i) => calls.iter().rposition(|c| c.index == Some(i)),
@@ -193,17 +342,17 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
         Some(id) => calls[t].id.is_empty() || calls[t].id == id,
         None => true,
     });
-    let call = match target {
-        Some(t) => &mut calls[t],
+    let (pos, started) = match target {
+        Some(t) => (t, false),
         None => {
             calls.push(CallState {
                 index: d.index,
                 ..CallState::default()
             });
-            let last = calls.len() - 1;
-            &mut calls[last]
+            (calls.len() - 1, true)
         }
     };
+    let call = &mut calls[pos];
     if let Some(id) = new_id {
         if call.id.is_empty() {
             call.id = id.to_owned();
@@ -225,6 +374,7 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
             call.arguments.push_str(args);
         }
     }
+    (pos, started)
 }
 
 #[cfg(test)]
