@@ -446,6 +446,133 @@ mod tests {
         ));
     }
 
+    /// The tool-call events of a stream (`tool_calls` given per chunk, choice 0), ended
+    /// with `finish_reason: tool_calls`; checks that every done event agrees with the
+    /// final completion's call at that position.
+    fn call_events(deltas: &[Value]) -> Vec<String> {
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
+        for calls in deltas {
+            s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": calls}}])));
+        }
+        s.push(finish("tool_calls"));
+        let done = s.final_completion().unwrap();
+        let calls = done.choices[0]
+            .message
+            .message
+            .tool_calls
+            .clone()
+            .unwrap_or_default();
+        let mut finished = 0;
+        let events = drain(&mut s)
+            .into_iter()
+            .filter_map(|e| match e.unwrap() {
+                StructuredEvent::ToolCallArgumentsDelta {
+                    choice: 0,
+                    index,
+                    name,
+                    delta,
+                    snapshot,
+                } => Some(format!("delta {index} {name} +{delta} = {snapshot}")),
+                StructuredEvent::ToolCallArgumentsDone {
+                    choice: 0,
+                    index,
+                    name,
+                    arguments,
+                } => {
+                    let call = &calls[index as usize];
+                    assert_eq!(
+                        (&call.function.name, &call.function.arguments),
+                        (&name, &arguments)
+                    );
+                    finished += 1;
+                    Some(format!("done {index} {name} {arguments}"))
+                }
+                StructuredEvent::Chunk(_) => None,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(finished, calls.len(), "one done event per call");
+        events
+    }
+
+    #[test]
+    fn gemini_calls_without_index_become_separate_calls_by_id() {
+        let events = call_events(&[
+            json!([{"id": "c1", "function": {"name": "f", "arguments": "{\"a\""}}]),
+            json!([{"function": {"arguments": ":1}"}}]),
+            json!([{"id": "c2", "function": {"name": "g", "arguments": "{}"}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"a\" = {\"a\"",
+                "delta 0 f +:1} = {\"a\":1}",
+                "done 0 f {\"a\":1}",
+                "delta 1 g +{} = {}",
+                "done 1 g {}",
+            ]
+        );
+    }
+
+    #[test]
+    fn ollama_calls_reusing_index_zero_become_separate_calls_by_id() {
+        let events = call_events(&[
+            json!([{"index": 0, "id": "o1", "function": {"name": "f", "arguments": {"a": 1}}}]),
+            json!([{"index": 0, "id": "o2", "function": {"name": "f", "arguments": {"a": 2}}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"a\":1} = {\"a\":1}",
+                "done 0 f {\"a\":1}",
+                "delta 1 f +{\"a\":2} = {\"a\":2}",
+                "done 1 f {\"a\":2}",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_are_merged_once_for_events_and_completion() {
+        // vLLM names the call alone first; a repeated full name is not doubled; a name
+        // split over deltas is joined before its arguments' event.
+        let events = call_events(&[
+            json!([{"index": 0, "id": "a", "type": "function", "function": {"name": "f"}}]),
+            json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{"}}]),
+            json!([{"index": 0, "function": {"name": "f", "arguments": "}"}}]),
+            json!([{"index": 1, "id": "b", "function": {"name": "get_"}}]),
+            json!([{"index": 1, "function": {"name": "weather", "arguments": "{}"}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{ = {",
+                "delta 0 f +} = {}",
+                "done 0 f {}",
+                "delta 1 get_weather +{} = {}",
+                "done 1 get_weather {}",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_extended_twice_in_one_chunk_gets_each_snapshot() {
+        let events = call_events(&[json!([
+            {"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\""}},
+            {"index": 0, "function": {"arguments": ":1}"}},
+            {"index": 1, "id": "b", "function": {"name": "g", "arguments": "{}"}}
+        ])]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"x\" = {\"x\"",
+                "delta 0 f +:1} = {\"x\":1}",
+                "done 0 f {\"x\":1}",
+                "delta 1 g +{} = {}",
+                "done 1 g {}",
+            ]
+        );
+    }
+
     #[test]
     fn choices_are_kept_apart_and_finished_at_the_end_without_a_finish_reason() {
         let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
