@@ -1,4 +1,4 @@
-"""Regenerate the data tables in src/model_type.rs and src/tokens.rs.
+"""Regenerate the data tables in src/model_type.rs and src/tokens/pyrepr.rs.
 
     python scripts/tokens_tables.py            # rewrite the generated blocks
     python scripts/tokens_tables.py --check    # exit 1 if they are out of date
@@ -13,7 +13,7 @@ Two tables, each between `// @generated begin NAME` and `// @generated end NAME`
   Members whose own `token_limit` is that default (CAMEL logs a warning for
   them) are left out. `ModelType.DEFAULT` follows `$DEFAULT_MODEL_TYPE`; it is
   read with that variable unset.
-* `not_printable` (src/tokens.rs): the code points >= U+0080 for which Python's
+* `not_printable` (src/tokens/pyrepr.rs): the code points >= U+0080 for which Python's
   `str.isprintable()` is false; `repr()` escapes exactly those. Taken from the
   running interpreter's Unicode database: run this with the Python whose
   `repr` you want to match (the checked-in table says which version).
@@ -111,7 +111,7 @@ def main() -> int:
     check = "--check" in sys.argv
     changed = [
         replace_block(os.path.join(ROOT, "src/model_type.rs"), "models", models_block(), check),
-        replace_block(os.path.join(ROOT, "src/tokens.rs"), "not_printable", not_printable_block(), check),
+        replace_block(os.path.join(ROOT, "src/tokens/pyrepr.rs"), "not_printable", not_printable_block(), check),
     ]
     if check and any(changed):
         print("generated tables are out of date", file=sys.stderr)

@@ -3,6 +3,10 @@
 //! Tool-call deltas are merged by `index`; where servers break that rule the call `id`
 //! decides: a delta without `index` (Gemini) extends the last call unless it brings a new
 //! `id`, and a repeated `index` with a new `id` (Ollama) starts a new call.
+//!
+//! This is the one place that reads chunk deltas. Whoever needs more than the final
+//! completion (the structured-output events) watches the same merge through
+//! [`ChunkAccumulator::push_observed`], so every server quirk is handled here once.
 
 use serde_json::{Map, Value};
 
@@ -26,8 +30,9 @@ pub struct ChunkAccumulator {
     choices: Vec<ChoiceState>,
 }
 
+/// One choice as assembled so far.
 #[derive(Debug, Default, Clone)]
-struct ChoiceState {
+pub(crate) struct ChoiceState {
     index: u32,
     role: Option<Role>,
     content: Option<String>,
@@ -38,13 +43,92 @@ struct ChoiceState {
     logprobs: Vec<Value>,
 }
 
+/// One tool call as assembled so far.
 #[derive(Debug, Default, Clone)]
-struct CallState {
+pub(crate) struct CallState {
     index: Option<u32>,
     id: String,
     kind: Option<String>,
     name: String,
     arguments: String,
+}
+
+/// What one pushed chunk changed, reported by [`ChunkAccumulator::push_observed`] right
+/// after it is applied: the accumulator's state at that moment is the snapshot that goes
+/// with the change (text only ever grows by appending).
+///
+/// `choice` is the choice's slot, its position in arrival order
+/// ([`ChunkAccumulator::choice_at`]), not its wire `index`; `call` is the call's position
+/// in that choice's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change<'c> {
+    /// Text appended to the content (never empty).
+    Content { choice: usize, delta: &'c str },
+    /// Text appended to the refusal (never empty).
+    Refusal { choice: usize, delta: &'c str },
+    /// A new tool call, already holding what its first delta brought (id, name, and any
+    /// arguments, which follow as their own [`Change::Arguments`]).
+    CallStarted { choice: usize, call: usize },
+    /// Text appended to a call's arguments (never empty).
+    Arguments {
+        choice: usize,
+        call: usize,
+        delta: &'c str,
+    },
+    /// The choice got a `finish_reason`.
+    Finished { choice: usize },
+}
+
+impl Change<'_> {
+    /// The slot of the choice changed.
+    pub(crate) fn choice(self) -> usize {
+        match self {
+            Change::Content { choice, .. }
+            | Change::Refusal { choice, .. }
+            | Change::CallStarted { choice, .. }
+            | Change::Arguments { choice, .. }
+            | Change::Finished { choice } => choice,
+        }
+    }
+}
+
+impl ChoiceState {
+    /// The choice's wire `index`.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The text so far (empty before any).
+    pub(crate) fn content(&self) -> &str {
+        self.content.as_deref().unwrap_or_default()
+    }
+
+    /// The refusal so far (empty before any).
+    pub(crate) fn refusal(&self) -> &str {
+        self.refusal.as_deref().unwrap_or_default()
+    }
+
+    /// The tool calls so far, in the order they started.
+    pub(crate) fn calls(&self) -> &[CallState] {
+        &self.calls
+    }
+
+    /// The last `finish_reason` received.
+    pub(crate) fn finish_reason(&self) -> Option<&FinishReason> {
+        self.finish_reason.as_ref()
+    }
+}
+
+impl CallState {
+    /// The function name, as far as received.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The arguments text so far.
+    pub(crate) fn arguments(&self) -> &str {
+        &self.arguments
+    }
 }
 
 fn append(slot: &mut Option<String>, piece: &str) {
@@ -62,6 +146,21 @@ impl ChunkAccumulator {
 
     /// Adds one chunk.
     pub fn push(&mut self, chunk: &ChatCompletionChunk) {
+        self.push_observed(chunk, |_, _| {});
+    }
+
+    /// Adds one chunk, calling `observe` after each [`Change`] it makes, with the
+    /// accumulator as it stands right then. Choices come in the chunk's order, and within
+    /// one: content, refusal, each tool-call delta, finish.
+    ///
+    /// A callback rather than a returned list: the snapshot that belongs to a change is
+    /// the state at that moment, which a list read after the whole chunk could not give
+    /// when one chunk extends the same text twice. It also costs nothing per chunk.
+    pub(crate) fn push_observed<'c>(
+        &mut self,
+        chunk: &'c ChatCompletionChunk,
+        mut observe: impl FnMut(&ChunkAccumulator, Change<'c>),
+    ) {
         if self.id.is_empty() {
             self.id.clone_from(&chunk.id);
         }
@@ -79,34 +178,73 @@ impl ChunkAccumulator {
             self.usage.clone_from(&chunk.usage);
         }
         for c in &chunk.choices {
-            let state = self.choice(c.index);
+            let slot = self.slot(c.index);
             let d = &c.delta;
+            let state = &mut self.choices[slot];
             if d.role.is_some() {
                 state.role.clone_from(&d.role);
-            }
-            if let Some(t) = &d.content {
-                append(&mut state.content, t);
             }
             if let Some(t) = d.reasoning_content.as_ref().or(d.reasoning.as_ref()) {
                 append(&mut state.reasoning, t);
             }
-            if let Some(t) = &d.refusal {
-                append(&mut state.refusal, t);
-            }
-            for delta in d.tool_calls.iter().flatten() {
-                merge_call(&mut state.calls, delta);
-            }
-            if c.finish_reason.is_some() {
-                state.finish_reason.clone_from(&c.finish_reason);
-            }
             if let Some(Value::Array(items)) = c.logprobs.as_ref().and_then(|l| l.get("content")) {
                 state.logprobs.extend(items.iter().cloned());
+            }
+            // An empty piece still makes the text present (`Some("")`) in the completion,
+            // but it changes nothing worth reporting.
+            if let Some(t) = &d.content {
+                append(&mut self.choices[slot].content, t);
+                if !t.is_empty() {
+                    observe(
+                        self,
+                        Change::Content {
+                            choice: slot,
+                            delta: t,
+                        },
+                    );
+                }
+            }
+            if let Some(t) = &d.refusal {
+                append(&mut self.choices[slot].refusal, t);
+                if !t.is_empty() {
+                    observe(
+                        self,
+                        Change::Refusal {
+                            choice: slot,
+                            delta: t,
+                        },
+                    );
+                }
+            }
+            for delta in d.tool_calls.iter().flatten() {
+                let (call, started) = merge_call(&mut self.choices[slot].calls, delta);
+                if started {
+                    observe(self, Change::CallStarted { choice: slot, call });
+                }
+                let arguments = delta.function.as_ref().and_then(|f| f.arguments.as_deref());
+                if let Some(args) = arguments.filter(|a| !a.is_empty()) {
+                    observe(
+                        self,
+                        Change::Arguments {
+                            choice: slot,
+                            call,
+                            delta: args,
+                        },
+                    );
+                }
+            }
+            if c.finish_reason.is_some() {
+                self.choices[slot]
+                    .finish_reason
+                    .clone_from(&c.finish_reason);
+                observe(self, Change::Finished { choice: slot });
             }
         }
     }
 
-    fn choice(&mut self, index: u32) -> &mut ChoiceState {
-        let pos = match self.choices.iter().position(|c| c.index == index) {
+    /// The slot of the choice with wire `index`, made on its first chunk.
+    fn slot(&mut self, index: u32) -> usize {
+        match self.choices.iter().position(|c| c.index == index) {
             Some(p) => p,
             None => {
                 self.choices.push(ChoiceState {
@@ -115,8 +253,17 @@ impl ChunkAccumulator {
                 });
                 self.choices.len() - 1
             }
-        };
-        &mut self.choices[pos]
+        }
+    }
+
+    /// How many choices have been seen; their slots are `0..choice_count()`.
+    pub(crate) fn choice_count(&self) -> usize {
+        self.choices.len()
+    }
+
+    /// The choice in `slot` (see [`Change`]).
+    pub(crate) fn choice_at(&self, slot: usize) -> Option<&ChoiceState> {
+        self.choices.get(slot)
     }
 
     /// The text streamed so far for choice `index`.
@@ -181,7 +328,9 @@ impl ChunkAccumulator {
     }
 }
 
-fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
+/// Merges one tool-call delta; returns the call's position and whether the delta started
+/// it.
+fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) -> (usize, bool) {
     let new_id = d.id.as_deref().filter(|id| !id.is_empty());
     let target = match d.index {
         Some(i) => calls.iter().rposition(|c| c.index == Some(i)),
@@ -193,17 +342,17 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
         Some(id) => calls[t].id.is_empty() || calls[t].id == id,
         None => true,
     });
-    let call = match target {
-        Some(t) => &mut calls[t],
+    let (pos, started) = match target {
+        Some(t) => (t, false),
         None => {
             calls.push(CallState {
                 index: d.index,
                 ..CallState::default()
             });
-            let last = calls.len() - 1;
-            &mut calls[last]
+            (calls.len() - 1, true)
         }
     };
+    let call = &mut calls[pos];
     if let Some(id) = new_id {
         if call.id.is_empty() {
             call.id = id.to_owned();
@@ -225,6 +374,7 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) {
             call.arguments.push_str(args);
         }
     }
+    (pos, started)
 }
 
 #[cfg(test)]
@@ -308,6 +458,141 @@ mod tests {
         let calls = ollama.choices[0].message.tool_calls.as_ref().unwrap();
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[1].function.arguments, r#"{"a":2}"#);
+    }
+
+    /// Every change reported for these chunks, with the snapshot it comes with.
+    fn changes(chunks: &[Value]) -> Vec<String> {
+        let mut a = ChunkAccumulator::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            let c = chunk(c.clone());
+            a.push_observed(&c, |acc, change| {
+                let state = acc.choice_at(change.choice()).unwrap();
+                let i = state.index();
+                out.push(match change {
+                    Change::Content { delta, .. } => {
+                        format!("{i} content +{delta} = {}", state.content())
+                    }
+                    Change::Refusal { delta, .. } => {
+                        format!("{i} refusal +{delta} = {}", state.refusal())
+                    }
+                    Change::CallStarted { call, .. } => {
+                        format!("{i} call {call} started {}", state.calls()[call].name())
+                    }
+                    Change::Arguments { call, delta, .. } => {
+                        let c = &state.calls()[call];
+                        format!("{i} call {call} {} +{delta} = {}", c.name(), c.arguments())
+                    }
+                    Change::Finished { .. } => {
+                        format!("{i} finished {:?}", state.finish_reason().unwrap())
+                    }
+                });
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn changes_come_in_chunk_order_with_their_snapshot() {
+        let got = changes(&[
+            json!({"choices":[{"index":1,"delta":{"role":"assistant","content":""}},{"index":0,"delta":{"content":"A"}}]}),
+            json!({"choices":[{"index":1,"delta":{"content":"B","refusal":"no"}},{"index":0,"delta":{"reasoning_content":"hm","content":"a"}}]}),
+            json!({"choices":[{"index":1,"delta":{"refusal":"pe"},"finish_reason":"stop"}]}),
+            json!({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}),
+        ]);
+        assert_eq!(
+            got,
+            [
+                "0 content +A = A",
+                "1 content +B = B",
+                "1 refusal +no = no",
+                "0 content +a = Aa",
+                "1 refusal +pe = nope",
+                "1 finished Stop",
+            ]
+        );
+        let mut a = ChunkAccumulator::new();
+        a.push(&chunk(json!({"choices":[{"index":1,"delta":{}}]})));
+        assert_eq!(a.choice_count(), 1);
+        assert_eq!(a.choice_at(0).map(ChoiceState::index), Some(1));
+        assert!(a.choice_at(1).is_none());
+    }
+
+    #[test]
+    fn tool_call_quirks_are_reported_as_merged() {
+        // vLLM: the first chunk names the call and brings no arguments.
+        let vllm = changes(&[
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f"}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":""}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}),
+        ]);
+        assert_eq!(vllm, ["0 call 0 started f", "0 call 0 f +{} = {}"]);
+        // Gemini: no index; a new id starts a new call.
+        let gemini = changes(&[
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":":1}"}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c2","function":{"name":"g","arguments":"{}"}}]}}]}),
+        ]);
+        assert_eq!(
+            gemini,
+            [
+                "0 call 0 started f",
+                "0 call 0 f +{\"a\" = {\"a\"",
+                "0 call 0 f +:1} = {\"a\":1}",
+                "0 call 1 started g",
+                "0 call 1 g +{} = {}",
+            ]
+        );
+        // Ollama: every call is index 0, each with its own id and whole arguments.
+        let ollama = changes(&[
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o1","function":{"name":"f","arguments":{"a":1}}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o2","function":{"name":"f","arguments":{"a":2}}}]}}]}),
+        ]);
+        assert_eq!(
+            ollama,
+            [
+                "0 call 0 started f",
+                "0 call 0 f +{\"a\":1} = {\"a\":1}",
+                "0 call 1 started f",
+                "0 call 1 f +{\"a\":2} = {\"a\":2}",
+            ]
+        );
+        // A repeated full name is not doubled; a split one is joined.
+        let names = changes(&[
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{"}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"}"}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"get_"}}]}}]}),
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"name":"weather","arguments":"{}"}}]}}]}),
+        ]);
+        assert_eq!(
+            names,
+            [
+                "0 call 0 started f",
+                "0 call 0 f +{ = {",
+                "0 call 0 f +} = {}",
+                "0 call 1 started get_",
+                "0 call 1 get_weather +{} = {}",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_chunk_extending_a_call_twice_reports_each_step() {
+        let got = changes(&[json!({"choices":[{"index":0,"delta":{"tool_calls":[
+            {"index":0,"id":"a","function":{"name":"f","arguments":"{"}},
+            {"index":1,"id":"b","function":{"name":"g","arguments":"["}},
+            {"index":0,"function":{"arguments":"}"}}
+        ]}}]})]);
+        assert_eq!(
+            got,
+            [
+                "0 call 0 started f",
+                "0 call 0 f +{ = {",
+                "0 call 1 started g",
+                "0 call 1 g +[ = [",
+                "0 call 0 f +} = {}",
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod accumulator;
 pub(crate) mod state;
 
 pub use accumulator::ChunkAccumulator;
+pub(crate) use accumulator::{Change, ChoiceState};
 
 use crate::error::Result;
 use crate::types::{ChatCompletion, ChatCompletionChunk};

@@ -3,6 +3,11 @@
 //! The events follow openai-python's `ChatCompletionStreamManager`: every chunk, each
 //! content delta with the JSON parsed so far, the content when its choice finishes (parsed
 //! into the type), refusal text, and tool-call arguments as they grow and when complete.
+//!
+//! Nothing here reads a chunk's deltas: the [`ChunkAccumulator`] merges them (with every
+//! server quirk) and reports each change it makes; the events are that change plus the
+//! accumulator's state at that moment. The final completion comes from the same
+//! accumulator, so the events and the completion cannot disagree.
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -14,8 +19,8 @@ use super::parsed::{check_finish, parse_completion, parse_content, Failure, Pars
 use super::partial_json::parse_partial;
 use super::ParsedChatCompletion;
 use crate::error::Result;
-use crate::stream::ChunkAccumulator;
-use crate::types::{ChatCompletionChunk, FinishReason, ToolCallDelta};
+use crate::stream::{Change, ChoiceState, ChunkAccumulator};
+use crate::types::{ChatCompletionChunk, FinishReason};
 
 /// One event of a [`ChatCompletionStreamManager`](crate::ChatCompletionStreamManager).
 ///
@@ -96,7 +101,8 @@ pub enum StructuredEvent<T = Value> {
 /// The event state of one stream: feed chunks, take events.
 pub(crate) struct EventState<T> {
     acc: ChunkAccumulator,
-    choices: Vec<ChoiceTrack>,
+    /// Per accumulator choice slot, which events have been sent.
+    sent: Vec<Sent>,
     queue: VecDeque<Result<StructuredEvent<T>>>,
     path: ParsePath,
     /// The API key, kept out of decode errors.
@@ -104,22 +110,13 @@ pub(crate) struct EventState<T> {
     _type: PhantomData<fn() -> T>,
 }
 
-#[derive(Default)]
-struct ChoiceTrack {
-    index: u32,
-    content: String,
-    refusal: String,
-    calls: Vec<CallTrack>,
+/// How far one choice's `*Done` events have got.
+#[derive(Default, Clone, Copy)]
+struct Sent {
+    /// The choice's own done events (content, refusal) were sent.
     done: bool,
-}
-
-#[derive(Default)]
-struct CallTrack {
-    wire_index: Option<u32>,
-    id: String,
-    name: String,
-    arguments: String,
-    done: bool,
+    /// Calls `0..closed` got their [`StructuredEvent::ToolCallArgumentsDone`].
+    closed: usize,
 }
 
 impl<T: DeserializeOwned> EventState<T> {
@@ -127,7 +124,7 @@ impl<T: DeserializeOwned> EventState<T> {
     pub(crate) fn new(path: ParsePath, secret: Option<String>) -> Self {
         EventState {
             acc: ChunkAccumulator::new(),
-            choices: Vec::new(),
+            sent: Vec::new(),
             queue: VecDeque::new(),
             path,
             secret,
@@ -144,39 +141,48 @@ impl<T: DeserializeOwned> EventState<T> {
     /// error event (length, content filter, an answer that does not parse) the caller must
     /// stop feeding.
     pub(crate) fn push(&mut self, chunk: ChatCompletionChunk) {
-        self.acc.push(&chunk);
         let mut derived = Vec::new();
         let mut finishing = Vec::new();
         let mut stop = false;
-        for c in &chunk.choices {
-            let pos = self.choice(c.index);
-            let track = &mut self.choices[pos];
-            if let Some(delta) = c.delta.content.as_deref().filter(|d| !d.is_empty()) {
-                track.content.push_str(delta);
-                derived.push(Ok(StructuredEvent::ContentDelta {
-                    choice: c.index,
+        let sent = &mut self.sent;
+        self.acc.push_observed(&chunk, |acc, change| {
+            let slot = change.choice();
+            let Some(state) = acc.choice_at(slot) else {
+                return;
+            };
+            match change {
+                Change::Content { delta, .. } => derived.push(Ok(StructuredEvent::ContentDelta {
+                    choice: state.index(),
                     delta: delta.to_owned(),
-                    snapshot: track.content.clone(),
-                    parsed: parse_partial(&track.content),
-                }));
-            }
-            if let Some(delta) = c.delta.refusal.as_deref().filter(|d| !d.is_empty()) {
-                track.refusal.push_str(delta);
-                derived.push(Ok(StructuredEvent::RefusalDelta {
-                    choice: c.index,
+                    snapshot: state.content().to_owned(),
+                    parsed: parse_partial(state.content()),
+                })),
+                Change::Refusal { delta, .. } => derived.push(Ok(StructuredEvent::RefusalDelta {
+                    choice: state.index(),
                     delta: delta.to_owned(),
-                    snapshot: track.refusal.clone(),
-                }));
+                    snapshot: state.refusal().to_owned(),
+                })),
+                // Calls stream one after the other: a new call completes the ones before.
+                Change::CallStarted { call, .. } => {
+                    close_calls(state, sent_for(sent, slot), call, &mut derived);
+                }
+                Change::Arguments { call, delta, .. } => {
+                    if let Some(c) = state.calls().get(call) {
+                        derived.push(Ok(StructuredEvent::ToolCallArgumentsDelta {
+                            choice: state.index(),
+                            index: u32::try_from(call).unwrap_or(u32::MAX),
+                            name: c.name().to_owned(),
+                            delta: delta.to_owned(),
+                            snapshot: c.arguments().to_owned(),
+                        }));
+                    }
+                }
+                Change::Finished { .. } => match state.finish_reason() {
+                    Some(FinishReason::Length | FinishReason::ContentFilter) => stop = true,
+                    _ => finishing.push(slot),
+                },
             }
-            for d in c.delta.tool_calls.iter().flatten() {
-                tool_call_delta(track, d, &mut derived);
-            }
-            match &c.finish_reason {
-                Some(FinishReason::Length | FinishReason::ContentFilter) => stop = true,
-                Some(_) => finishing.push(pos),
-                None => {}
-            }
-        }
+        });
         // The chunk event leads the events derived from it.
         self.queue
             .push_back(Ok(StructuredEvent::Chunk(Box::new(chunk))));
@@ -187,15 +193,15 @@ impl<T: DeserializeOwned> EventState<T> {
                 return;
             }
         }
-        for pos in finishing {
-            self.finish_choice(pos);
+        for slot in finishing {
+            self.finish_choice(slot);
         }
     }
 
     /// The body ended: choices that never got a `finish_reason` are done now.
     pub(crate) fn end(&mut self) {
-        for pos in 0..self.choices.len() {
-            self.finish_choice(pos);
+        for slot in 0..self.acc.choice_count() {
+            self.finish_choice(slot);
         }
     }
 
@@ -205,128 +211,62 @@ impl<T: DeserializeOwned> EventState<T> {
             .map_err(Failure::into_error)
     }
 
-    fn choice(&mut self, index: u32) -> usize {
-        match self.choices.iter().position(|c| c.index == index) {
-            Some(p) => p,
-            None => {
-                self.choices.push(ChoiceTrack {
-                    index,
-                    ..ChoiceTrack::default()
-                });
-                self.choices.len() - 1
-            }
-        }
-    }
-
-    fn finish_choice(&mut self, pos: usize) {
-        let Some(track) = self.choices.get_mut(pos) else {
+    fn finish_choice(&mut self, slot: usize) {
+        let Some(state) = self.acc.choice_at(slot) else {
             return;
         };
-        if track.done {
+        let sent = sent_for(&mut self.sent, slot);
+        if sent.done {
             return;
         }
-        track.done = true;
-        let choice = track.index;
-        for (i, call) in track.calls.iter_mut().enumerate() {
-            close_call(choice, i, call, &mut self.queue);
-        }
-        if !track.content.trim().is_empty() && track.refusal.is_empty() {
-            let item =
-                parse_content::<T>(&track.content, self.secret.as_deref()).map(|(_, parsed)| {
-                    StructuredEvent::ContentDone {
-                        choice,
-                        content: track.content.clone(),
-                        parsed,
-                    }
-                });
+        sent.done = true;
+        close_calls(state, sent, state.calls().len(), &mut self.queue);
+        let choice = state.index();
+        let (content, refusal) = (state.content(), state.refusal());
+        if !content.trim().is_empty() && refusal.is_empty() {
+            let item = parse_content::<T>(content, self.secret.as_deref()).map(|(_, parsed)| {
+                StructuredEvent::ContentDone {
+                    choice,
+                    content: content.to_owned(),
+                    parsed,
+                }
+            });
             self.queue.push_back(item);
         }
-        if !track.refusal.is_empty() {
+        if !refusal.is_empty() {
             self.queue.push_back(Ok(StructuredEvent::RefusalDone {
                 choice,
-                refusal: track.refusal.clone(),
+                refusal: refusal.to_owned(),
             }));
         }
     }
 }
 
-/// Records a tool-call piece under the same rules as the [`ChunkAccumulator`] (a missing
-/// `index` extends the last call, a known index with a new `id` starts a new call), closing
-/// the previous call when a new one starts.
-fn tool_call_delta<T>(
-    track: &mut ChoiceTrack,
-    d: &ToolCallDelta,
-    out: &mut Vec<Result<StructuredEvent<T>>>,
-) {
-    let new_id = d.id.as_deref().filter(|id| !id.is_empty());
-    let target = match d.index {
-        Some(i) => track.calls.iter().rposition(|c| c.wire_index == Some(i)),
-        None => track.calls.len().checked_sub(1),
-    };
-    let target = target.filter(|&t| match new_id {
-        Some(id) => track.calls[t].id.is_empty() || track.calls[t].id == id,
-        None => true,
-    });
-    let pos = match target {
-        Some(t) => t,
-        None => {
-            // Calls stream one after the other, so only the last one can still be open
-            // (checking just it keeps a stream of many calls linear).
-            let choice = track.index;
-            if let Some(last) = track.calls.len().checked_sub(1) {
-                close_call(choice, last, &mut track.calls[last], out);
-            }
-            track.calls.push(CallTrack {
-                wire_index: d.index,
-                ..CallTrack::default()
-            });
-            track.calls.len() - 1
-        }
-    };
-    let call = &mut track.calls[pos];
-    if let Some(id) = new_id {
-        if call.id.is_empty() {
-            call.id = id.to_owned();
-        }
+/// What has been sent for choice `slot`, made on first use.
+fn sent_for(sent: &mut Vec<Sent>, slot: usize) -> &mut Sent {
+    if sent.len() <= slot {
+        sent.resize(slot + 1, Sent::default());
     }
-    let Some(f) = &d.function else {
-        return;
-    };
-    if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-        if call.name.is_empty() {
-            call.name = name.to_owned();
-        } else if call.name != name {
-            call.name.push_str(name);
-        }
-    }
-    if let Some(args) = f.arguments.as_deref().filter(|a| !a.is_empty()) {
-        call.arguments.push_str(args);
-        out.push(Ok(StructuredEvent::ToolCallArgumentsDelta {
-            choice: track.index,
-            index: u32::try_from(pos).unwrap_or(u32::MAX),
-            name: call.name.clone(),
-            delta: args.to_owned(),
-            snapshot: call.arguments.clone(),
-        }));
-    }
+    &mut sent[slot]
 }
 
-fn close_call<T>(
-    choice: u32,
-    pos: usize,
-    call: &mut CallTrack,
+/// Sends the done event of every call before `until` that has not had one.
+fn close_calls<T>(
+    state: &ChoiceState,
+    sent: &mut Sent,
+    until: usize,
     out: &mut impl Extend<Result<StructuredEvent<T>>>,
 ) {
-    if call.done {
-        return;
-    }
-    call.done = true;
-    out.extend(Some(Ok(StructuredEvent::ToolCallArgumentsDone {
-        choice,
-        index: u32::try_from(pos).unwrap_or(u32::MAX),
-        name: call.name.clone(),
-        arguments: call.arguments.clone(),
-    })));
+    let calls = state.calls().get(sent.closed..until).unwrap_or_default();
+    out.extend(calls.iter().zip(sent.closed..).map(|(call, pos)| {
+        Ok(StructuredEvent::ToolCallArgumentsDone {
+            choice: state.index(),
+            index: u32::try_from(pos).unwrap_or(u32::MAX),
+            name: call.name().to_owned(),
+            arguments: call.arguments().to_owned(),
+        })
+    }));
+    sent.closed = sent.closed.max(until);
 }
 
 #[cfg(test)]
@@ -504,6 +444,133 @@ mod tests {
             drain(&mut s).last(),
             Some(Err(Error::Decode { .. }))
         ));
+    }
+
+    /// The tool-call events of a stream (`tool_calls` given per chunk, choice 0), ended
+    /// with `finish_reason: tool_calls`; checks that every done event agrees with the
+    /// final completion's call at that position.
+    fn call_events(deltas: &[Value]) -> Vec<String> {
+        let mut s = EventState::<Value>::new(ParsePath::JsonSchema, None);
+        for calls in deltas {
+            s.push(chunk(json!([{"index": 0, "delta": {"tool_calls": calls}}])));
+        }
+        s.push(finish("tool_calls"));
+        let done = s.final_completion().unwrap();
+        let calls = done.choices[0]
+            .message
+            .message
+            .tool_calls
+            .clone()
+            .unwrap_or_default();
+        let mut finished = 0;
+        let events = drain(&mut s)
+            .into_iter()
+            .filter_map(|e| match e.unwrap() {
+                StructuredEvent::ToolCallArgumentsDelta {
+                    choice: 0,
+                    index,
+                    name,
+                    delta,
+                    snapshot,
+                } => Some(format!("delta {index} {name} +{delta} = {snapshot}")),
+                StructuredEvent::ToolCallArgumentsDone {
+                    choice: 0,
+                    index,
+                    name,
+                    arguments,
+                } => {
+                    let call = &calls[index as usize];
+                    assert_eq!(
+                        (&call.function.name, &call.function.arguments),
+                        (&name, &arguments)
+                    );
+                    finished += 1;
+                    Some(format!("done {index} {name} {arguments}"))
+                }
+                StructuredEvent::Chunk(_) => None,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(finished, calls.len(), "one done event per call");
+        events
+    }
+
+    #[test]
+    fn gemini_calls_without_index_become_separate_calls_by_id() {
+        let events = call_events(&[
+            json!([{"id": "c1", "function": {"name": "f", "arguments": "{\"a\""}}]),
+            json!([{"function": {"arguments": ":1}"}}]),
+            json!([{"id": "c2", "function": {"name": "g", "arguments": "{}"}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"a\" = {\"a\"",
+                "delta 0 f +:1} = {\"a\":1}",
+                "done 0 f {\"a\":1}",
+                "delta 1 g +{} = {}",
+                "done 1 g {}",
+            ]
+        );
+    }
+
+    #[test]
+    fn ollama_calls_reusing_index_zero_become_separate_calls_by_id() {
+        let events = call_events(&[
+            json!([{"index": 0, "id": "o1", "function": {"name": "f", "arguments": {"a": 1}}}]),
+            json!([{"index": 0, "id": "o2", "function": {"name": "f", "arguments": {"a": 2}}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"a\":1} = {\"a\":1}",
+                "done 0 f {\"a\":1}",
+                "delta 1 f +{\"a\":2} = {\"a\":2}",
+                "done 1 f {\"a\":2}",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_are_merged_once_for_events_and_completion() {
+        // vLLM names the call alone first; a repeated full name is not doubled; a name
+        // split over deltas is joined before its arguments' event.
+        let events = call_events(&[
+            json!([{"index": 0, "id": "a", "type": "function", "function": {"name": "f"}}]),
+            json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{"}}]),
+            json!([{"index": 0, "function": {"name": "f", "arguments": "}"}}]),
+            json!([{"index": 1, "id": "b", "function": {"name": "get_"}}]),
+            json!([{"index": 1, "function": {"name": "weather", "arguments": "{}"}}]),
+        ]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{ = {",
+                "delta 0 f +} = {}",
+                "done 0 f {}",
+                "delta 1 get_weather +{} = {}",
+                "done 1 get_weather {}",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_extended_twice_in_one_chunk_gets_each_snapshot() {
+        let events = call_events(&[json!([
+            {"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\""}},
+            {"index": 0, "function": {"arguments": ":1}"}},
+            {"index": 1, "id": "b", "function": {"name": "g", "arguments": "{}"}}
+        ])]);
+        assert_eq!(
+            events,
+            [
+                "delta 0 f +{\"x\" = {\"x\"",
+                "delta 0 f +:1} = {\"x\":1}",
+                "done 0 f {\"x\":1}",
+                "delta 1 g +{} = {}",
+                "done 1 g {}",
+            ]
+        );
     }
 
     #[test]
