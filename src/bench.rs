@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::stream::state::StreamState;
+use crate::chunks::StreamState;
 use crate::types::{ChatMessage, Tool};
 
 /// Runs a whole SSE body through the stream pipeline (SSE decoder, event checks, chunk
@@ -31,7 +31,7 @@ pub fn stream_chunks(body: &[u8], read: usize) -> crate::Result<usize> {
 
 /// Only the SSE decoder: the number of events in `body`, fed in `read`-byte pieces.
 pub fn sse_events(body: &[u8], read: usize) -> usize {
-    let mut decoder = crate::sse::SseDecoder::new();
+    let mut decoder = crate::chunks::sse::SseDecoder::new();
     let mut events = Vec::new();
     let mut count = 0;
     for piece in body.chunks(read.max(1)) {

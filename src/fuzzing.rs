@@ -15,11 +15,11 @@ use crate::types::ChatCompletionChunk;
 #[path = "structured/partial_json.rs"]
 mod partial_json;
 
-pub use crate::sse::SseEvent;
+pub use crate::chunks::sse::SseEvent;
 
-/// [`crate::sse::SseDecoder`].
+/// [`crate::chunks::sse::SseDecoder`].
 #[derive(Debug, Default)]
-pub struct SseDecoder(crate::sse::SseDecoder);
+pub struct SseDecoder(crate::chunks::sse::SseDecoder);
 
 impl SseDecoder {
     /// A decoder at the start of a stream.
@@ -40,13 +40,13 @@ impl SseDecoder {
     }
 }
 
-/// [`crate::stream::state::StreamState`]: SSE bytes in, chunks or typed errors out.
-pub struct StreamState(crate::stream::state::StreamState);
+/// [`crate::chunks::StreamState`]: SSE bytes in, chunks or typed errors out.
+pub struct StreamState(crate::chunks::StreamState);
 
 impl StreamState {
     /// A stream whose events may hold at most `max_event` bytes.
     pub fn new(secret: Option<String>, max_event: u64) -> StreamState {
-        StreamState(crate::stream::state::StreamState::new(secret, max_event))
+        StreamState(crate::chunks::StreamState::new(secret, max_event))
     }
     /// Feeds body bytes.
     pub fn feed(&mut self, bytes: &[u8]) {

@@ -191,7 +191,7 @@
 //! messages, and tool results are moved right after the assistant message that called them
 //! (a conversation already in that order is sent as it is). A non-streamed answer whose text
 //! holds `<think>` blocks gets the first one as `reasoning_content`. The functions are public
-//! in [`preprocess`];
+//! in [`processing`];
 //! [`extract_thinking_from_response(false)`](OpenAICompatibleModelBuilder::extract_thinking_from_response)
 //! turns think-tag handling off in both directions.
 //!
@@ -290,14 +290,14 @@ compile_error!(
 mod error;
 mod types;
 
+mod chunks;
 mod config;
 mod decode;
 mod logging;
-pub mod model_type;
-pub mod preprocess;
+pub mod models;
+pub mod processing;
 mod request;
 mod retry;
-mod sse;
 mod structured;
 pub mod tokens;
 
@@ -318,12 +318,13 @@ pub mod __bench;
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
 
+pub use chunks::ChunkAccumulator;
 pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
 pub use model::{
     ChatClient, ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder,
 };
-pub use stream::{ChatCompletionStream, ChunkAccumulator};
+pub use stream::ChatCompletionStream;
 pub use structured::{
     ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage, StructuredEvent,
 };

@@ -151,7 +151,7 @@ impl OpenAICompatibleModelBuilder {
     /// `extract_thinking_from_response`). The switch covers both directions: when on, think
     /// blocks are removed from user and assistant messages before sending, and a
     /// non-streamed answer's first block becomes its `reasoning_content` (see
-    /// [`preprocess`](crate::preprocess)); when off, text goes out and comes back verbatim.
+    /// [`processing`](crate::processing)); when off, text goes out and comes back verbatim.
     /// Tool-call regrouping stays on either way.
     pub fn extract_thinking_from_response(mut self, on: bool) -> Self {
         self.extract_thinking = on;

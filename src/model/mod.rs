@@ -34,7 +34,7 @@ use crate::config::ApiKey;
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::logging::IoLog;
-use crate::preprocess;
+use crate::processing;
 use crate::request::{self, Prepared};
 use crate::stream::{ChatCompletionStream, StreamEnd};
 use crate::tokens::TokenCounter;
@@ -126,7 +126,7 @@ impl OpenAICompatibleModel {
     /// The model's context window: the known window of an OpenAI (or other CAMEL-listed)
     /// model name, else 999_999_999, with a warning logged once per process.
     pub fn token_limit(&self) -> u64 {
-        crate::model_type::token_limit_or_default(&self.model_type)
+        crate::models::token_limit_or_default(&self.model_type)
     }
 
     /// Whether the config asks for streamed answers (a truthy `stream`), so that
@@ -142,7 +142,7 @@ impl OpenAICompatibleModel {
         tools: Option<&[Tool]>,
         force_stream: Option<bool>,
     ) -> Result<Prepared> {
-        let messages = &*preprocess::process(messages, self.extract_thinking);
+        let messages = &*processing::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
         request::prepare_with_mode(
             &self.model_type,
@@ -225,7 +225,7 @@ impl OpenAICompatibleModel {
             .and_then(|l| l.request(&self.model_type, &prepared.body));
         let mut result = self.fetch_completion(prepared).await;
         if let (Ok(completion), true) = (&mut result, self.extract_thinking) {
-            preprocess::extract_thinking(completion);
+            processing::extract_thinking(completion);
         }
         if let Some(record) = record {
             record.finish(result.as_ref());

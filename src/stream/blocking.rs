@@ -1,7 +1,7 @@
 //! The blocking stream: an `Iterator` over a ureq body read in 16 KiB pieces.
 
-use super::state::StreamState;
 use super::ChatCompletionStream;
+use crate::chunks::StreamState;
 use crate::error::Result;
 use crate::transport::StreamBody;
 use crate::types::ChatCompletionChunk;

@@ -1,4 +1,6 @@
-//! Streamed answers: [`ChatCompletionStream`] and the [`ChunkAccumulator`].
+//! Streamed answers: [`ChatCompletionStream`] over a transport body, one file per mode
+//! (`blocking.rs`: `Iterator`, `nonblocking.rs`: `futures::Stream`) exporting the same names.
+//! The decoding itself is pure and lives in `crate::chunks`.
 //!
 //! The stream reads the response body lazily, in constant memory: a small read buffer and
 //! the events of the current read. Dropping it closes the connection. In the blocking build
@@ -6,12 +8,7 @@
 //! `Result<ChatCompletionChunk>` and end after `data: [DONE]`, after an error, or when the
 //! body ends.
 
-mod accumulator;
-pub(crate) mod state;
-
-pub use accumulator::ChunkAccumulator;
-pub(crate) use accumulator::{Change, ChoiceState};
-
+use crate::chunks::ChunkAccumulator;
 use crate::error::Result;
 use crate::types::{ChatCompletion, ChatCompletionChunk};
 

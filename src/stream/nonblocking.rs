@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 
 use futures_util::{Stream, StreamExt};
 
-use super::state::StreamState;
 use super::ChatCompletionStream;
+use crate::chunks::StreamState;
 use crate::error::Result;
 use crate::transport::StreamBody;
 use crate::types::ChatCompletionChunk;

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::parsed::{check_finish, parse_completion, parse_content, Failure, ParsePath};
 use super::partial_json::parse_partial;
 use super::ParsedChatCompletion;
+use crate::chunks::{Change, ChoiceState, ChunkAccumulator};
 use crate::error::Result;
-use crate::stream::{Change, ChoiceState, ChunkAccumulator};
 use crate::types::{ChatCompletionChunk, FinishReason};
 
 /// One event of a [`ChatCompletionStreamManager`](crate::ChatCompletionStreamManager).

@@ -10,7 +10,7 @@
 //! be made strict without changing its meaning (an explicit map-typed `additionalProperties`,
 //! an `allOf` whose member contradicts its parent, a recursive `$ref` with siblings), it is
 //! left as it is, the server refuses it with HTTP 400, and the caller's json_object fallback
-//! (SPEC section 2.5) takes over.
+//! (docs/SPEC.md §2.5) takes over.
 
 use serde_json::{Map, Value};
 

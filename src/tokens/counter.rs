@@ -111,7 +111,7 @@ impl OpenAITokenCounter {
     /// not an OpenAI one.
     pub fn new(model: &str) -> Self {
         let tokenizer = get_tokenizer(model);
-        let known = tokenizer.is_some() || crate::model_type::is_openai_model(model);
+        let known = tokenizer.is_some() || crate::models::is_openai_model(model);
         let (tokens_per_message, tokens_per_name) = if known {
             camel_overheads(model).unwrap_or((3, 1))
         } else {

@@ -261,10 +261,10 @@ mod tests {
         }
     }
 
-    const OPENAI_MOCK: &str = include_str!("../tests/data/captures/openai-mock-api-stream.sse");
-    const FAKELLM_TOOLS: &str = include_str!("../tests/data/captures/fakellm-tools-stream.sse");
+    const OPENAI_MOCK: &str = include_str!("../../tests/data/captures/openai-mock-api-stream.sse");
+    const FAKELLM_TOOLS: &str = include_str!("../../tests/data/captures/fakellm-tools-stream.sse");
     const XLLAMACPP_JSON: &str =
-        include_str!("../tests/data/captures/xllamacpp-json-schema-stream.sse");
+        include_str!("../../tests/data/captures/xllamacpp-json-schema-stream.sse");
 
     /// Every rule at once, so that splitting it exercises every state of the decoder.
     const KITCHEN_SINK: &[u8] = b"\xef\xbb\xbf: hello comment\r\n\

@@ -3,8 +3,8 @@
 
 use std::mem;
 
+use super::sse::{is_done, SseDecoder, SseEvent};
 use crate::error::{ApiError, Error, Result};
-use crate::sse::{is_done, SseDecoder, SseEvent};
 use crate::types::ChatCompletionChunk;
 
 pub(crate) struct StreamState {

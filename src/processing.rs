@@ -30,7 +30,7 @@ const CLOSE: &str = "</think>";
 /// trimmed); otherwise the text comes back unchanged, surrounding whitespace included.
 ///
 /// ```
-/// use openai_compatible::preprocess::strip_think_tags;
+/// use openai_compatible::processing::strip_think_tags;
 ///
 /// assert_eq!(strip_think_tags("Hello <think>x</think> world"), "Hello  world");
 /// assert_eq!(strip_think_tags("<think>a\nb</think>\n\nAnswer"), "Answer");
@@ -73,7 +73,7 @@ fn strip(text: &str) -> Option<(String, &str)> {
 /// copy.
 ///
 /// ```
-/// use openai_compatible::preprocess::preprocess_messages;
+/// use openai_compatible::processing::preprocess_messages;
 /// use openai_compatible::ChatMessage;
 ///
 /// let history = [ChatMessage::user("Hi"), ChatMessage::assistant("<think>greet</think>Hello!")];
@@ -233,7 +233,7 @@ fn regroup_order(messages: &[ChatMessage]) -> Option<Vec<usize>> {
 /// alone.
 ///
 /// ```
-/// use openai_compatible::preprocess::extract_thinking;
+/// use openai_compatible::processing::extract_thinking;
 /// use openai_compatible::ChatCompletion;
 ///
 /// let mut c: ChatCompletion = serde_json::from_value(serde_json::json!({"choices": [{

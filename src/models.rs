@@ -18,7 +18,7 @@ pub const DEFAULT_TOKEN_LIMIT: u64 = 999_999_999;
 /// crate does not know.
 ///
 /// ```
-/// # use openai_compatible::model_type::token_limit;
+/// # use openai_compatible::models::token_limit;
 /// assert_eq!(token_limit("gpt-4o-mini"), Some(128_000));
 /// assert_eq!(token_limit("my-local-llama"), None);
 /// ```
