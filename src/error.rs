@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::types::ChatCompletion;
+use crate::types::{ChatCompletion, MetaSlot, ResponseMeta};
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -117,6 +117,8 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The raw response body (at most 64 KiB, API key redacted).
     pub body: String,
+    /// The exchange that produced it; see [`meta`](Self::meta).
+    pub(crate) meta: MetaSlot,
 }
 
 /// An error code as providers send it: a string (`"rate_limit_exceeded"`) or a number (`400`).
@@ -141,6 +143,14 @@ const MAX_KEPT_BODY: usize = 64 * 1024;
 const MAX_SNIPPET: usize = 512;
 
 impl ApiError {
+    /// The status, headers, request id, rate limits, attempts and time of the exchange that
+    /// ended in this error; `None` for an error reported inside a stream (the stream's own
+    /// [`meta`](crate::ChatCompletionStream::meta) has it) or by a 200 answer that was an
+    /// error object.
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        self.meta.get()
+    }
+
     /// Builds an error from a status and a raw body, recognising every provider shape.
     /// `secret` (the API key) is redacted from everything kept.
     pub(crate) fn from_body(
@@ -168,6 +178,7 @@ impl ApiError {
             param: None,
             request_id: request_id.map(|id| redact(&id, secret)),
             body: text.clone(),
+            meta: MetaSlot::default(),
         };
         if let Some(value) = parsed {
             err.fill_from_json(&value);

@@ -321,7 +321,7 @@ pub mod __fuzz;
 pub use chunks::ChunkAccumulator;
 pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
 pub use model::{
-    ChatClient, ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel,
+    ChatClient, ChatCompletionStreamManager, ModelCall, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder,
 };
 pub use stream::ChatCompletionStream;

@@ -12,7 +12,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::types::{ChatMessage, Tool};
+use crate::types::{ChatMessage, RequestOptions, Tool};
 
 /// Config keys that act on the request instead of being sent in the body.
 const REQUEST_OPTIONS: [&str; 4] = ["extra_body", "extra_headers", "extra_query", "timeout"];
@@ -32,6 +32,8 @@ pub(crate) struct Prepared {
     pub query: Vec<(String, String)>,
     /// `timeout` of this call, overriding the model's.
     pub timeout: Option<Duration>,
+    /// The per-call retries, overriding the model's.
+    pub max_retries: Option<u32>,
 }
 
 /// Checks a model config once, at `build()`, so that mistakes surface before any request.
@@ -43,18 +45,18 @@ pub(crate) fn validate_config(config: &Map<String, Value>) -> Result<()> {
             )));
         }
     }
-    RequestOptions::from_config(config).map(|_| ())
+    ConfigOptions::from_config(config).map(|_| ())
 }
 
-struct RequestOptions {
+struct ConfigOptions {
     extra_body: Option<Map<String, Value>>,
     headers: Vec<(String, String)>,
     query: Vec<(String, String)>,
     timeout: Option<Duration>,
 }
 
-impl RequestOptions {
-    fn from_config(config: &Map<String, Value>) -> Result<RequestOptions> {
+impl ConfigOptions {
+    fn from_config(config: &Map<String, Value>) -> Result<ConfigOptions> {
         let extra_body = match config.get("extra_body") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m.clone()),
@@ -76,12 +78,28 @@ impl RequestOptions {
                 }
             },
         };
-        Ok(RequestOptions {
+        Ok(ConfigOptions {
             extra_body,
             headers: string_pairs(config.get("extra_headers"), "extra_headers")?,
             query: string_pairs(config.get("extra_query"), "extra_query")?,
             timeout,
         })
+    }
+}
+
+impl ConfigOptions {
+    /// Lays a call's `extra_*` and `timeout` over the config's: bodies merged key by key,
+    /// headers and query parameters appended (a later header replaces an earlier one when
+    /// sent), the call's timeout first.
+    fn merge(&mut self, call: ConfigOptions) {
+        if let Some(extra) = call.extra_body {
+            self.extra_body.get_or_insert_with(Map::new).extend(extra);
+        }
+        self.headers.extend(call.headers);
+        self.query.extend(call.query);
+        if call.timeout.is_some() {
+            self.timeout = call.timeout;
+        }
     }
 }
 
@@ -134,7 +152,7 @@ pub(crate) fn prepare(
 
 /// [`prepare`], with the mode forced whatever the config says: `Some(true)` sends
 /// `"stream": true`, `Some(false)` drops `stream` and `stream_options` (the typed `complete`
-/// and `stream` entry points). The config is copied once either way.
+/// and `stream` entry points).
 pub(crate) fn prepare_with_mode(
     model: &str,
     messages: &[ChatMessage],
@@ -143,13 +161,54 @@ pub(crate) fn prepare_with_mode(
     response_format: Option<&Value>,
     force_stream: Option<bool>,
 ) -> Result<Prepared> {
-    let options = RequestOptions::from_config(config)?;
+    let call = Call {
+        tools,
+        response_format,
+        force_stream,
+        options: &RequestOptions::default(),
+    };
+    prepare_call(model, messages, config, &call)
+}
+
+/// What one call adds to the model config.
+pub(crate) struct Call<'a> {
+    /// The call's `tools` argument, else the options', else the config's.
+    pub tools: Option<&'a [Tool]>,
+    /// The call's response format (wire form), else the options', else the config's.
+    pub response_format: Option<&'a Value>,
+    /// `Some`: stream or not whatever the config says.
+    pub force_stream: Option<bool>,
+    /// The per-call options, laid over the config.
+    pub options: &'a RequestOptions,
+}
+
+/// The body and transport settings of one call: the model config with the call's options
+/// laid over it (config keys replaced, `extra_*` merged, the call's last), copied once.
+pub(crate) fn prepare_call(
+    model: &str,
+    messages: &[ChatMessage],
+    config: &Map<String, Value>,
+    call: &Call<'_>,
+) -> Result<Prepared> {
+    let opts = call.options;
+    let mut options = ConfigOptions::from_config(config)?;
+    if !opts.config.is_empty() {
+        let overlay = ConfigOptions::from_config(&opts.config)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        options.merge(overlay);
+    }
+    let sent = |(k, _): &(&String, &Value)| {
+        !REQUEST_OPTIONS.contains(&k.as_str()) && !RESERVED.contains(&k.as_str())
+    };
     let mut rest: Map<String, Value> = config
         .iter()
-        .filter(|(k, _)| !REQUEST_OPTIONS.contains(&k.as_str()) && !RESERVED.contains(&k.as_str()))
+        .filter(sent)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    match force_stream {
+    for (k, v) in opts.config.iter().filter(sent) {
+        rest.insert(k.clone(), v.clone());
+    }
+    match call.force_stream {
         Some(true) => {
             rest.insert("stream".into(), Value::Bool(true));
         }
@@ -160,7 +219,12 @@ pub(crate) fn prepare_with_mode(
         None => {}
     }
 
-    match tools {
+    let response_format_wire = match (call.response_format, &opts.response_format) {
+        (None, Some(rf)) => Some(rf.to_wire()),
+        _ => None,
+    };
+    let response_format = call.response_format.or(response_format_wire.as_ref());
+    match call.tools.or(opts.tools.as_deref()) {
         Some([]) => {
             rest.shift_remove("tools");
         }
@@ -183,10 +247,11 @@ pub(crate) fn prepare_with_mode(
     if let Some(rf) = response_format {
         rest.insert("response_format".into(), rf.clone());
     }
-    if let Some(extra) = options.extra_body {
-        for (k, v) in extra {
-            rest.insert(k, v);
-        }
+    for (k, v) in options.extra_body.into_iter().flatten() {
+        rest.insert(k, v);
+    }
+    for (k, v) in &opts.extra_body {
+        rest.insert(k.clone(), v.clone());
     }
     // Model and messages come from the model itself, even if extra_body names them.
     rest.shift_remove("model");
@@ -201,12 +266,17 @@ pub(crate) fn prepare_with_mode(
     })
     .map_err(|e| Error::InvalidInput(format!("the request cannot be serialized: {e}")))?;
 
+    let mut headers = options.headers;
+    headers.extend(opts.headers.iter().cloned());
+    let mut query = options.query;
+    query.extend(opts.query.iter().cloned());
     Ok(Prepared {
         body,
         stream,
-        headers: options.headers,
-        query: options.query,
-        timeout: options.timeout,
+        headers,
+        query,
+        timeout: opts.timeout.or(options.timeout),
+        max_retries: opts.max_retries,
     })
 }
 

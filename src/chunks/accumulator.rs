@@ -324,6 +324,7 @@ impl ChunkAccumulator {
             system_fingerprint: self.system_fingerprint,
             service_tier: None,
             extra: Map::new(),
+            meta: Default::default(),
         }
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! * `mod.rs` — the type, its accessors, and `run` / `complete` / `stream`;
 //! * `builder.rs` — [`OpenAICompatibleModelBuilder`], every setting and its resolution;
+//! * `call.rs` — [`ModelCall`], a call with per-call options: where `run`, `complete` and
+//!   `stream` are implemented (the model's own methods are calls with no options);
 //! * `send.rs` — the send/retry loop, with typed entry points for plain requests and streams;
 //! * `structured.rs` — `parse`, `stream_parse` and the structured branch of `run`;
 //! * `manager/` — the lazy [`ChatCompletionStreamManager`], one file per mode;
@@ -13,6 +15,7 @@
 //! the mode through `cfg_attr`, so no other crate's use of maybe-async can flip it.
 
 mod builder;
+mod call;
 mod client;
 mod manager;
 mod response;
@@ -20,6 +23,7 @@ mod send;
 mod structured;
 
 pub use builder::OpenAICompatibleModelBuilder;
+pub use call::ModelCall;
 pub use client::ChatClient;
 pub use manager::ChatCompletionStreamManager;
 pub use response::ModelResponse;
@@ -39,7 +43,7 @@ use crate::request::{self, Prepared};
 use crate::stream::{ChatCompletionStream, StreamEnd};
 use crate::tokens::TokenCounter;
 use crate::transport::HttpTransport;
-use crate::types::{ChatCompletion, ChatMessage, ResponseFormat, Tool};
+use crate::types::{ChatCompletion, ChatMessage, MetaSlot, RequestOptions, ResponseFormat, Tool};
 
 /// A chat model behind any OpenAI-compatible server.
 ///
@@ -135,23 +139,48 @@ impl OpenAICompatibleModel {
         request::truthy(self.config.get("stream"))
     }
 
+    /// This model with per-call [`RequestOptions`] laid over its configuration: the
+    /// returned [`ModelCall`] has the same `run`, `complete`, `stream`, `parse` and
+    /// `stream_parse` methods. The model itself is not changed.
+    ///
+    /// ```no_run
+    /// # #[cfg(not(feature = "async"))] {
+    /// use openai_compatible::{ChatMessage, OpenAICompatibleModel, RequestOptions, ToolChoice};
+    /// # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+    /// # let tools = vec![];
+    /// let answer = model
+    ///     .with_options(RequestOptions::new().tools(tools).tool_choice(ToolChoice::required()))
+    ///     .complete(&[ChatMessage::user("What's the weather in Oslo?")])?;
+    /// # let _ = answer;
+    /// # }
+    /// # Ok::<(), openai_compatible::Error>(())
+    /// ```
+    pub fn with_options(&self, options: RequestOptions) -> ModelCall<'_> {
+        ModelCall {
+            model: self,
+            options,
+        }
+    }
+
+    /// The body and settings of one request: messages processed, config and call options
+    /// merged.
     fn prepare(
         &self,
         messages: &[ChatMessage],
         response_format: Option<&ResponseFormat>,
         tools: Option<&[Tool]>,
         force_stream: Option<bool>,
+        options: &RequestOptions,
     ) -> Result<Prepared> {
         let messages = &*processing::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
-        request::prepare_with_mode(
-            &self.model_type,
-            messages,
-            &self.config,
+        let call = request::Call {
             tools,
-            rf.as_ref(),
+            response_format: rf.as_ref(),
             force_stream,
-        )
+            options,
+        };
+        request::prepare_call(&self.model_type, messages, &self.config, &call)
     }
 
     fn secret(&self) -> Option<&str> {
@@ -176,44 +205,35 @@ impl OpenAICompatibleModel {
     /// [`parse_with`](Self::parse_with)): the completion's messages carry `parsed`, and a
     /// streaming config gives [`ModelResponse::StructuredStream`]. `Text`, `JsonObject` and a
     /// `response_format` in the config are sent as they are, and nothing is parsed.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = tracing::field::Empty))]
+    ///
+    /// For per-call settings (temperature, `tool_choice`, timeout, …) use
+    /// [`with_options`](Self::with_options).
     pub async fn run(
         &self,
         messages: &[ChatMessage],
         response_format: Option<&ResponseFormat>,
         tools: Option<&[Tool]>,
     ) -> Result<ModelResponse> {
-        if let Some(format @ ResponseFormat::JsonSchema { .. }) = response_format {
-            return self.run_structured(messages, format, tools).await;
-        }
-        let prepared = self.prepare(messages, response_format, tools, None)?;
-        let mode = if prepared.stream {
-            "stream"
-        } else {
-            "completion"
-        };
-        tracing::Span::current().record("mode", mode);
-        if prepared.stream {
-            Ok(ModelResponse::Stream(self.open_stream(&prepared).await?))
-        } else {
-            Ok(ModelResponse::Completion(self.execute(&prepared).await?))
-        }
+        self.with_options(RequestOptions::new())
+            .run(messages, response_format, tools)
+            .await
     }
 
     /// A non-streamed completion of `messages` with the config's tools, whatever the
-    /// config's `stream` says.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = "completion"))]
+    /// config's `stream` says. Its [`meta`](ChatCompletion::meta) tells the status, request
+    /// id, rate limits and attempts.
     pub async fn complete(&self, messages: &[ChatMessage]) -> Result<ChatCompletion> {
-        let prepared = self.prepare(messages, None, None, Some(false))?;
-        self.execute(&prepared).await
+        self.with_options(RequestOptions::new())
+            .complete(messages)
+            .await
     }
 
     /// A streamed completion of `messages` with the config's tools, whatever the config's
     /// `stream` says.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model_type, mode = "stream"))]
     pub async fn stream(&self, messages: &[ChatMessage]) -> Result<ChatCompletionStream> {
-        let prepared = self.prepare(messages, None, None, Some(true))?;
-        self.open_stream(&prepared).await
+        self.with_options(RequestOptions::new())
+            .stream(messages)
+            .await
     }
 
     /// One non-streamed request: sent (or handed to the custom client), think tags
@@ -238,8 +258,10 @@ impl OpenAICompatibleModel {
             let body = body_value(prepared)?;
             return client.create(&body).await.map_err(Error::Client);
         }
-        let (_head, body) = self.send_plain(prepared).await?;
-        decode::completion(&body, self.secret())
+        let (meta, body) = self.send_plain(prepared).await?;
+        let mut completion = decode::completion(&body, self.secret())?;
+        completion.meta = MetaSlot(Some(Arc::new(meta)));
+        Ok(completion)
     }
 
     /// One streamed request, logged when the stream ends.
@@ -271,18 +293,21 @@ impl OpenAICompatibleModel {
             let body = body_value(prepared)?;
             return client.create_stream(&body).await.map_err(Error::Client);
         }
-        let (head, body) = self.send_stream(prepared).await?;
+        let (meta, body) = self.send_stream(prepared).await?;
+        let meta = Arc::new(meta);
         // Some servers ignore `stream` and answer with a whole completion.
-        if decode::is_json(head.header("content-type")) {
+        if decode::is_json(meta.header("content-type")) {
             let bytes = body.read_rest().await?;
-            let completion = decode::completion(&bytes, self.secret())?;
-            return Ok(ChatCompletionStream::from_completion(completion));
+            let mut completion = decode::completion(&bytes, self.secret())?;
+            completion.meta = MetaSlot(Some(meta.clone()));
+            return Ok(ChatCompletionStream::from_completion(completion).with_meta(meta));
         }
         Ok(ChatCompletionStream::from_http(
             body,
             self.secret().map(str::to_owned),
             self.max_response_bytes,
-        ))
+        )
+        .with_meta(meta))
     }
 }
 

@@ -10,7 +10,8 @@
 //! [`send_stream`]: OpenAICompatibleModel::send_stream
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::builder::set_header;
 use super::OpenAICompatibleModel;
@@ -19,6 +20,7 @@ use crate::error::{ApiError, Error, Result};
 use crate::request::Prepared;
 use crate::retry::{self, Decision, Delays};
 use crate::transport::{self, Head, HttpRequest, StreamBody, TransportError};
+use crate::types::{MetaSlot, ResponseMeta};
 
 /// One request on its way: what every attempt sends, and the retry state.
 struct Exchange<'a> {
@@ -27,9 +29,11 @@ struct Exchange<'a> {
     headers: Cow<'a, [(String, String)]>,
     body: &'a [u8],
     timeout: Duration,
+    max_retries: u32,
     delays: Delays,
     /// 0 for the first attempt, then the retries made so far.
     attempt: u32,
+    started: Instant,
 }
 
 impl<'a> Exchange<'a> {
@@ -58,8 +62,10 @@ impl<'a> Exchange<'a> {
             headers,
             body: &prepared.body,
             timeout: prepared.timeout.unwrap_or(model.timeout),
+            max_retries: prepared.max_retries.unwrap_or(model.max_retries),
             delays: Delays::new(),
             attempt: 0,
+            started: Instant::now(),
         }
     }
 
@@ -75,11 +81,23 @@ impl<'a> Exchange<'a> {
     }
 
     fn can_retry(&self) -> bool {
-        self.attempt < self.model.max_retries
+        self.attempt < self.max_retries
     }
 
-    fn succeeded(&self, head: &Head) {
+    /// The metadata of the response whose head is `head`, as the caller will see it.
+    fn meta(&self, head: Head) -> ResponseMeta {
+        ResponseMeta::new(
+            head.status,
+            head.headers,
+            self.attempt + 1,
+            self.started.elapsed(),
+            self.model.secret(),
+        )
+    }
+
+    fn succeeded(&self, head: Head) -> ResponseMeta {
         tracing::debug!(attempt = self.attempt, status = head.status, "response");
+        self.meta(head)
     }
 }
 
@@ -88,7 +106,7 @@ impl<'a> Exchange<'a> {
 impl Exchange<'_> {
     /// After an error status: waits and returns `Ok` when the request should be sent again,
     /// else the API error (with the refused location of a redirect).
-    async fn after_status(&mut self, head: &Head, body: &[u8]) -> Result<()> {
+    async fn after_status(&mut self, head: Head, body: &[u8]) -> Result<()> {
         let decision = if self.can_retry() {
             retry::decide_status(
                 head.status,
@@ -129,6 +147,7 @@ impl Exchange<'_> {
                 if (300..400).contains(&head.status) {
                     api.refused_redirect(head.header("location"), secret);
                 }
+                api.meta = MetaSlot(Some(Arc::new(self.meta(head))));
                 Err(Error::Api(Box::new(api)))
             }
         }
@@ -154,35 +173,36 @@ impl Exchange<'_> {
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 impl OpenAICompatibleModel {
-    /// A non-stream request: the head and whole body of the first successful attempt.
-    pub(super) async fn send_plain(&self, prepared: &Prepared) -> Result<(Head, Vec<u8>)> {
+    /// A non-stream request: the metadata and whole body of the first successful attempt.
+    pub(super) async fn send_plain(&self, prepared: &Prepared) -> Result<(ResponseMeta, Vec<u8>)> {
         let mut exchange = Exchange::new(self, prepared);
         loop {
             match self.http.execute(&exchange.request()).await {
                 Ok((head, body)) if head.is_success() => {
-                    exchange.succeeded(&head);
-                    return Ok((head, body));
+                    return Ok((exchange.succeeded(head), body));
                 }
-                Ok((head, body)) => exchange.after_status(&head, &body).await?,
+                Ok((head, body)) => exchange.after_status(head, &body).await?,
                 Err(failure) => exchange.after_failure(failure).await?,
             }
         }
     }
 
-    /// A stream request: the head of the first successful attempt and its unread body.
-    pub(super) async fn send_stream(&self, prepared: &Prepared) -> Result<(Head, StreamBody)> {
+    /// A stream request: the metadata of the first successful attempt and its unread body.
+    pub(super) async fn send_stream(
+        &self,
+        prepared: &Prepared,
+    ) -> Result<(ResponseMeta, StreamBody)> {
         let mut exchange = Exchange::new(self, prepared);
         loop {
             match self.http.open(&exchange.request()).await {
                 Ok((head, body)) if head.is_success() => {
-                    exchange.succeeded(&head);
-                    return Ok((head, body));
+                    return Ok((exchange.succeeded(head), body));
                 }
                 Ok((head, body)) => {
                     // An error body is short; if it cannot be read, the status alone still
                     // says what happened.
                     let bytes = body.read_rest().await.unwrap_or_default();
-                    exchange.after_status(&head, &bytes).await?
+                    exchange.after_status(head, &bytes).await?
                 }
                 Err(failure) => exchange.after_failure(failure).await?,
             }

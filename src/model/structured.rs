@@ -7,13 +7,13 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel};
+use super::{ChatCompletionStreamManager, ModelCall, ModelResponse, OpenAICompatibleModel};
 use crate::error::{Error, Result};
 use crate::structured::{
     check_tools, earns_fallback, parse_completion, with_format_instruction, Failure, ParsePath,
     ParsedChatCompletion,
 };
-use crate::types::{ChatMessage, ResponseFormat, Tool};
+use crate::types::{ChatMessage, RequestOptions, ResponseFormat, Tool};
 
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
@@ -103,11 +103,47 @@ impl OpenAICompatibleModel {
         format: &ResponseFormat,
         tools: Option<&[Tool]>,
     ) -> Result<ParsedChatCompletion<T>> {
+        self.with_options(RequestOptions::new())
+            .parse_with(messages, format, tools)
+            .await
+    }
+}
+
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+impl ModelCall<'_> {
+    /// [`OpenAICompatibleModel::parse`] with this call's options.
+    #[cfg(feature = "schema")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+    pub async fn parse<T>(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&[Tool]>,
+    ) -> Result<ParsedChatCompletion<T>>
+    where
+        T: schemars::JsonSchema + DeserializeOwned,
+    {
+        self.parse_with(messages, &ResponseFormat::for_type::<T>(), tools)
+            .await
+    }
+
+    /// [`OpenAICompatibleModel::parse_with`] with this call's options (`format` wins over
+    /// the options' response format).
+    pub async fn parse_with<T: DeserializeOwned>(
+        &self,
+        messages: &[ChatMessage],
+        format: &ResponseFormat,
+        tools: Option<&[Tool]>,
+    ) -> Result<ParsedChatCompletion<T>> {
+        let (model, options) = (self.model, &self.options);
         let (schema, path) = parse_mode(format)?;
-        check_tools(tools, self.model_config().get("tools"))?;
-        let prepared = self.prepare(messages, Some(format), tools, Some(false))?;
-        let first_error = match self.execute(&prepared).await {
-            Ok(completion) => match parse_completion::<T>(completion, path, self.secret()) {
+        check_tools(
+            tools.or(options.tools.as_deref()),
+            model.model_config().get("tools"),
+        )?;
+        let prepared = model.prepare(messages, Some(format), tools, Some(false), options)?;
+        let first_error = match model.execute(&prepared).await {
+            Ok(completion) => match parse_completion::<T>(completion, path, model.secret()) {
                 Ok(parsed) => return Ok(parsed),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Unparsable(e)) => e,
@@ -121,9 +157,9 @@ impl OpenAICompatibleModel {
         // docs/SPEC.md §2.5: once, on a copy of the messages.
         let messages = with_format_instruction(messages, schema);
         let fallback = ResponseFormat::JsonObject;
-        let prepared = self.prepare(&messages, Some(&fallback), tools, Some(false))?;
-        let completion = self.execute(&prepared).await?;
-        parse_completion(completion, ParsePath::JsonObjectFallback, self.secret())
+        let prepared = model.prepare(&messages, Some(&fallback), tools, Some(false), options)?;
+        let completion = model.execute(&prepared).await?;
+        parse_completion(completion, ParsePath::JsonObjectFallback, model.secret())
             .map_err(Failure::into_error)
     }
 
@@ -136,12 +172,56 @@ impl OpenAICompatibleModel {
         tools: Option<&[Tool]>,
     ) -> Result<ModelResponse> {
         // `prepare` says whether this request streams (config or extra_body).
-        if self.prepare(messages, Some(format), tools, None)?.stream {
+        let model = self.model;
+        if model
+            .prepare(messages, Some(format), tools, None, &self.options)?
+            .stream
+        {
             let manager = self.stream_parse_with(messages, format, tools)?;
             return Ok(ModelResponse::StructuredStream(manager));
         }
         let parsed = self.parse_with::<Value>(messages, format, tools).await?;
         Ok(ModelResponse::Completion(parsed.into_completion()))
+    }
+}
+
+impl ModelCall<'_> {
+    /// [`OpenAICompatibleModel::stream_parse`] with this call's options.
+    #[cfg(feature = "schema")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+    pub fn stream_parse<T>(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&[Tool]>,
+    ) -> Result<ChatCompletionStreamManager<T>>
+    where
+        T: schemars::JsonSchema + DeserializeOwned + Send + 'static,
+    {
+        self.stream_parse_with(messages, &ResponseFormat::for_type::<T>(), tools)
+    }
+
+    /// [`OpenAICompatibleModel::stream_parse_with`] with this call's options.
+    pub fn stream_parse_with<T>(
+        &self,
+        messages: &[ChatMessage],
+        format: &ResponseFormat,
+        tools: Option<&[Tool]>,
+    ) -> Result<ChatCompletionStreamManager<T>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let (model, options) = (self.model, &self.options);
+        let (_, path) = parse_mode(format)?;
+        check_tools(
+            tools.or(options.tools.as_deref()),
+            model.model_config().get("tools"),
+        )?;
+        let prepared = model.prepare(messages, Some(format), tools, Some(true), options)?;
+        Ok(ChatCompletionStreamManager::new(
+            model.clone(),
+            prepared,
+            path,
+        ))
     }
 }
 
@@ -202,14 +282,8 @@ impl OpenAICompatibleModel {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let (_, path) = parse_mode(format)?;
-        check_tools(tools, self.model_config().get("tools"))?;
-        let prepared = self.prepare(messages, Some(format), tools, Some(true))?;
-        Ok(ChatCompletionStreamManager::new(
-            self.clone(),
-            prepared,
-            path,
-        ))
+        self.with_options(RequestOptions::new())
+            .stream_parse_with(messages, format, tools)
     }
 }
 

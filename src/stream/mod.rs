@@ -10,7 +10,9 @@
 
 use crate::chunks::ChunkAccumulator;
 use crate::error::Result;
-use crate::types::{ChatCompletion, ChatCompletionChunk};
+use std::sync::Arc;
+
+use crate::types::{ChatCompletion, ChatCompletionChunk, MetaSlot, ResponseMeta};
 
 #[cfg(not(feature = "async"))]
 mod blocking;
@@ -32,6 +34,8 @@ pub struct ChatCompletionStream {
     source: mode::Source,
     /// Set only when someone (the model I/O log) wants the outcome; `None` costs nothing.
     observer: Option<Box<Observer>>,
+    /// The response head's metadata, for streams that came over HTTP.
+    meta: Option<Arc<ResponseMeta>>,
 }
 
 /// How an observed stream ended.
@@ -90,6 +94,7 @@ impl ChatCompletionStream {
         ChatCompletionStream {
             source: mode::Source::http(body, secret, max_event),
             observer: None,
+            meta: None,
         }
     }
 
@@ -103,7 +108,19 @@ impl ChatCompletionStream {
         ChatCompletionStream {
             source: mode::Source::chunks(chunks.into_iter()),
             observer: None,
+            meta: None,
         }
+    }
+
+    /// The status, headers, request id, rate limits and attempts of the response this stream
+    /// reads, known as soon as its head arrived; `None` for a stream built from chunks.
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        self.meta.as_deref()
+    }
+
+    pub(crate) fn with_meta(mut self, meta: Arc<ResponseMeta>) -> Self {
+        self.meta = Some(meta);
+        self
     }
 
     /// Calls `on_end` once the stream ends, fails or is dropped, with the chunks read so
@@ -137,7 +154,9 @@ impl ChatCompletionStream {
         while let Some(chunk) = self.next_chunk().await {
             acc.push(&chunk?);
         }
-        Ok(acc.finish())
+        let mut completion = acc.finish();
+        completion.meta = MetaSlot(self.meta.clone());
+        Ok(completion)
     }
 
     /// Hands the observer what the caller is about to receive.

@@ -6,7 +6,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::types::{ChatCompletion, ChatMessage, Choice, Content, FinishReason, Role, Tool, Usage};
+use crate::types::{
+    ChatCompletion, ChatMessage, Choice, Content, FinishReason, MetaSlot, ResponseMeta, Role, Tool,
+    Usage,
+};
 
 /// Which request produced a [`ParsedChatCompletion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +56,8 @@ pub struct ParsedChatCompletion<T> {
     pub extra: Map<String, Value>,
     /// Which request produced the answer.
     pub path: ParsePath,
+    /// The exchange that produced the answer (see [`meta`](Self::meta)).
+    pub(crate) meta: MetaSlot,
 }
 
 /// One answer within a [`ParsedChatCompletion`].
@@ -97,6 +102,12 @@ impl<T> ParsedMessage<T> {
 }
 
 impl<T> ParsedChatCompletion<T> {
+    /// The exchange that produced the answer (the fallback's, when [`path`](Self::path) is
+    /// [`ParsePath::JsonObjectFallback`]); see [`ResponseMeta`].
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        self.meta.get()
+    }
+
     /// The first choice's parsed answer.
     pub fn parsed(&self) -> Option<&T> {
         self.choices.first()?.message.parsed.as_ref()
@@ -143,6 +154,7 @@ impl<T> ParsedChatCompletion<T> {
     /// answer as JSON (`None` where the model refused). The typed values are dropped.
     pub fn into_completion(self) -> ChatCompletion {
         ChatCompletion {
+            meta: self.meta,
             id: self.id,
             object: self.object,
             created: self.created,
@@ -202,6 +214,7 @@ pub(crate) fn parse_completion<T: DeserializeOwned>(
         system_fingerprint,
         service_tier,
         extra,
+        meta,
     } = completion;
     for choice in raw_choices {
         let mut message = choice.message;
@@ -238,6 +251,7 @@ pub(crate) fn parse_completion<T: DeserializeOwned>(
         service_tier,
         extra,
         path,
+        meta,
     })
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::lenient::{self, read::*};
 use super::message::{ChatMessage, Role};
+use super::meta::{MetaSlot, ResponseMeta};
 
 /// The server's answer to a chat-completions request.
 ///
@@ -45,6 +46,9 @@ pub struct ChatCompletion {
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The exchange that produced it (see [`meta`](Self::meta)); never serialized.
+    #[serde(skip)]
+    pub(crate) meta: MetaSlot,
 }
 
 lenient::deserialize_with_extra!(ChatCompletion, "a chat completion", extra, {
@@ -56,7 +60,7 @@ lenient::deserialize_with_extra!(ChatCompletion, "a chat completion", extra, {
     usage: "usage" => Plain<Option<Usage>>, or None;
     system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
     service_tier: "service_tier" => Plain<Option<String>>, or None;
-});
+}, not on the wire: meta);
 
 impl ChatCompletion {
     /// The first choice's message text, if any: the usual way to read an answer.
@@ -65,6 +69,13 @@ impl ChatCompletion {
             super::Content::Text(t) => Some(t),
             super::Content::Parts(_) => None,
         }
+    }
+
+    /// The status, headers, request id, rate limits, attempts and time of the exchange that
+    /// produced this completion; `None` for one that was deserialized, built by hand, or
+    /// answered by a custom [`ChatClient`](crate::ChatClient).
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        self.meta.get()
     }
 
     /// The first choice's message.
@@ -114,6 +125,7 @@ impl Default for ChatCompletion {
             system_fingerprint: None,
             service_tier: None,
             extra: Map::new(),
+            meta: MetaSlot::default(),
         }
     }
 }

@@ -250,7 +250,7 @@ pub(crate) mod read {
 macro_rules! deserialize_with_extra {
     ($ty:ident, $what:literal, $extra:ident, {
         $( $field:ident : $wire:literal => $reader:ty, or $default:expr; )*
-    }) => {
+    } $(, not on the wire: $( $hidden:ident ),* )?) => {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct ExtraVisitor;
@@ -290,6 +290,7 @@ macro_rules! deserialize_with_extra {
                         Ok($ty {
                             $( $field: $field.unwrap_or_else(|| $default), )*
                             $extra,
+                            $( $( $hidden: Default::default(), )* )?
                         })
                     }
                 }

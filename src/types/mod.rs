@@ -8,6 +8,8 @@ mod chunk;
 mod completion;
 pub(crate) mod lenient;
 mod message;
+mod meta;
+mod options;
 mod response_format;
 mod tool;
 
@@ -16,5 +18,8 @@ pub use completion::{ChatCompletion, Choice, FinishReason, Usage};
 pub use message::{
     ChatMessage, Content, ContentPart, FileData, FunctionCall, ImageUrl, InputAudio, Role, ToolCall,
 };
+pub(crate) use meta::MetaSlot;
+pub use meta::{RateLimit, ResponseMeta};
+pub use options::RequestOptions;
 pub use response_format::ResponseFormat;
 pub use tool::{FunctionDefinition, Tool, ToolChoice};

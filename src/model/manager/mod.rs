@@ -7,6 +7,7 @@
 //! lock and no self-reference).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::request::Prepared;
 use crate::stream::ChatCompletionStream;
 use crate::structured::{EventState, ParsePath, ParsedChatCompletion, StructuredEvent};
+use crate::types::{MetaSlot, ResponseMeta};
 
 #[cfg(not(feature = "async"))]
 mod blocking;
@@ -55,6 +57,8 @@ struct Inner<T> {
     /// What ended the stream early, for a `final_completion` called after the error was
     /// handed out.
     failure: Option<String>,
+    /// The response head's metadata, once the request was answered.
+    meta: Option<Arc<ResponseMeta>>,
 }
 
 enum Phase {
@@ -86,9 +90,16 @@ impl<T: DeserializeOwned> ChatCompletionStreamManager<T> {
                 phase: Phase::Idle(Box::new((model, prepared))),
                 events,
                 failure: None,
+                meta: None,
             })),
             pending: Default::default(),
         }
+    }
+
+    /// The metadata of the response being read (status, request id, rate limits,
+    /// attempts), once the first read has sent the request and its head arrived.
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        self.inner.as_deref()?.meta.as_deref()
     }
 
     /// Whether the request has been sent (the first read sends it).
@@ -121,7 +132,9 @@ impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
                 "the stream ended with an error: {why}"
             )));
         }
-        inner.events.final_completion()
+        let mut parsed = inner.events.final_completion()?;
+        parsed.meta = MetaSlot(inner.meta.clone());
+        Ok(parsed)
     }
 }
 
@@ -143,7 +156,10 @@ impl<T: DeserializeOwned + Send + 'static> Inner<T> {
                 Phase::Idle(request) => {
                     let (model, prepared) = &**request;
                     match model.open_stream(prepared).await {
-                        Ok(stream) => self.phase = Phase::Open(stream),
+                        Ok(stream) => {
+                            self.meta = stream.meta().cloned().map(Arc::new);
+                            self.phase = Phase::Open(stream);
+                        }
                         Err(e) => {
                             self.end_with(&e);
                             return Some(Err(e));
