@@ -177,8 +177,13 @@ impl LogRecord {
 
     /// Adds what a stream delivered and how it ended (`how`: `done`, `error` with the
     /// error, or `dropped`), and rewrites the file.
-    pub(crate) fn finish_stream(self, assembled: ChatCompletion, how: &str, error: Option<&Error>) {
-        self.write_response(to_value(&assembled), error, Some(how));
+    pub(crate) fn finish_stream(
+        self,
+        assembled: &ChatCompletion,
+        how: &str,
+        error: Option<&Error>,
+    ) {
+        self.write_response(to_value(assembled), error, Some(how));
     }
 
     fn write_response(mut self, response: Value, error: Option<&Error>, stream_end: Option<&str>) {

@@ -123,6 +123,133 @@ fn string_pairs(v: Option<&Value>, what: &str) -> Result<Vec<(String, String)>> 
     }
 }
 
+/// Request parameters a chat-completions server knows: OpenAI's, this crate's request
+/// options, and the common extensions of vLLM, llama.cpp, Ollama and SGLang (so that their
+/// own keys, such as `top_k` next to `top_p`, are not taken for typos).
+const KNOWN_PARAMETERS: &[&str] = &[
+    "audio",
+    "best_of",
+    "cache_prompt",
+    "chat_template",
+    "chat_template_kwargs",
+    "dry_multiplier",
+    "dynatemp_range",
+    "enable_thinking",
+    "extra_body",
+    "extra_headers",
+    "extra_query",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "grammar",
+    "guided_choice",
+    "guided_grammar",
+    "guided_json",
+    "guided_regex",
+    "id_slot",
+    "ignore_eos",
+    "include_reasoning",
+    "keep_alive",
+    "length_penalty",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "messages",
+    "metadata",
+    "min_p",
+    "min_tokens",
+    "mirostat",
+    "modalities",
+    "model",
+    "n",
+    "n_probs",
+    "num_ctx",
+    "num_predict",
+    "parallel_tool_calls",
+    "penalty_last_n",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "reasoning",
+    "reasoning_effort",
+    "repeat_penalty",
+    "repetition_penalty",
+    "response_format",
+    "safety_identifier",
+    "samplers",
+    "seed",
+    "service_tier",
+    "skip_special_tokens",
+    "stop",
+    "stop_token_ids",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tfs_z",
+    "timeout",
+    "tool_choice",
+    "tools",
+    "top_k",
+    "top_logprobs",
+    "top_p",
+    "typical_p",
+    "use_beam_search",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
+
+/// Keys of `config` that look like misspelt parameters: unknown, but one or two edits away
+/// from a known one (`max_token`, `temprature`), each with the parameter it resembles.
+/// Such keys are still sent (servers have keys of their own); the model warns about them.
+pub(crate) fn likely_typos(config: &Map<String, Value>) -> Vec<(&str, &'static str)> {
+    config
+        .keys()
+        .filter(|key| key.len() >= 4 && !KNOWN_PARAMETERS.contains(&key.as_str()))
+        .filter_map(|key| {
+            KNOWN_PARAMETERS
+                .iter()
+                .filter(|known| known.len() >= 5)
+                .map(|known| (edit_distance(key, known), *known))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, known)| (key.as_str(), known))
+        })
+        .collect()
+}
+
+/// Levenshtein distance over bytes, stopping early past 2 (all that matters here).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > 2 {
+        return 3;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[b.len()]
+}
+
+/// Warns once per likely typo among `config`'s keys (see [`likely_typos`]).
+pub(crate) fn warn_about_typos(config: &Map<String, Value>) {
+    for (key, known) in likely_typos(config) {
+        tracing::warn!(
+            key,
+            similar_to = known,
+            "request parameter {key:?} is not one servers know; did you mean {known:?}? It is sent as given"
+        );
+    }
+}
+
 /// Python truthiness, as CAMEL tests `stream`.
 pub(crate) fn truthy(v: Option<&Value>) -> bool {
     match v {
@@ -353,6 +480,20 @@ mod tests {
         assert_eq!(b["chat_template_kwargs"], json!({"a":1}));
         assert_eq!(b["stream"], 1);
         assert!(p.stream);
+    }
+
+    #[test]
+    fn near_misses_of_known_parameters_are_flagged_and_real_ones_are_not() {
+        let c = cfg(json!({
+            "max_token": 10, "temprature": 0.2, "top_k": 40, "top_p": 0.9,
+            "chat_template_kwargs": {}, "my_server_flag": true, "seeed": 1, "xy": 1
+        }));
+        assert_eq!(
+            likely_typos(&c),
+            vec![("max_token", "max_tokens"), ("temprature", "temperature")]
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("max_tokens", "max_tokens"), 0);
     }
 
     #[test]

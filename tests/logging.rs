@@ -15,7 +15,7 @@ use openai_compatible::{
     ChatMessage, ModelResponse, OpenAICompatibleModel, OpenAICompatibleModelBuilder, Tool,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
+use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-logging-secret-0123456789";
 
@@ -401,6 +401,8 @@ struct Capture {
     spans: Mutex<HashMap<u64, (String, &'static tracing::Metadata<'static>)>>,
     stack: Mutex<Vec<u64>>,
     next: AtomicU64,
+    /// Open handles per span; a span is written out as `CLOSED name{fields}` at its close.
+    refs: Mutex<HashMap<u64, usize>>,
 }
 
 #[derive(Default)]
@@ -435,7 +437,27 @@ impl tracing::Subscriber for Capture {
         span.record(&mut fields);
         let text = format!("{}{{{}}}", span.metadata().name(), fields.0.trim());
         lock(&self.spans).insert(id, (text, span.metadata()));
+        lock(&self.refs).insert(id, 1);
         tracing::span::Id::from_u64(id)
+    }
+    fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+        *lock(&self.refs).entry(id.into_u64()).or_insert(0) += 1;
+        id.clone()
+    }
+    fn try_close(&self, id: tracing::span::Id) -> bool {
+        let mut refs = lock(&self.refs);
+        let Some(n) = refs.get_mut(&id.into_u64()) else {
+            return false;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return false;
+        }
+        refs.remove(&id.into_u64());
+        if let Some((text, _)) = lock(&self.spans).get(&id.into_u64()) {
+            let _ = writeln!(lock(&self.out), "CLOSED {text}");
+        }
+        true
     }
     fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
         let mut fields = Fields::default();
@@ -493,6 +515,7 @@ fn capture() -> (Arc<Mutex<String>>, tracing::subscriber::DefaultGuard) {
         spans: Mutex::default(),
         stack: Mutex::default(),
         next: AtomicU64::new(0),
+        refs: Mutex::default(),
     };
     let guard = tracing::subscriber::set_default(subscriber);
     (out, guard)
@@ -523,7 +546,11 @@ async fn tracing_shows_each_attempt_and_retry_without_secrets_or_content() {
     let text = lock(&out).clone();
     let ours: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("openai_compatible"))
+        .filter(|l| {
+            l.split(' ')
+                .nth(1)
+                .is_some_and(|t| t.starts_with("openai_compatible"))
+        })
         .collect();
     assert_eq!(ours.len(), 3, "{text}");
     assert!(
@@ -546,12 +573,106 @@ async fn tracing_shows_each_attempt_and_retry_without_secrets_or_content() {
     );
     for line in &ours {
         assert!(
-            line.contains("chat{model=traced-model mode=completion}"),
+            line.contains("chat{") && line.contains("model=traced-model mode=completion"),
             "{line}"
         );
     }
     assert!(!text.contains(KEY), "the key leaked: {text}");
     assert!(!text.contains("private"), "message content leaked: {text}");
+}
+
+/// The closed `chat` spans' field texts.
+fn closed_chat_spans(out: &Mutex<String>) -> Vec<String> {
+    lock(out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("CLOSED chat{"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn the_request_span_carries_the_genai_fields_and_no_content() {
+    let (out, _guard) = capture();
+    let usage = json!({"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
+        "prompt_tokens_details": {"cached_tokens": 3},
+        "completion_tokens_details": {"reasoning_tokens": 2}});
+    let mut answer = chat_completion("private answer");
+    answer["id"] = json!("chatcmpl-77");
+    answer["model"] = json!("served-model");
+    answer["usage"] = usage.clone();
+    let mut last = sse_chunks(&["private", " streamed"]);
+    let done = last.pop().unwrap();
+    last.push(format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-88", "model": "served-model", "choices": [], "usage": usage})
+    ));
+    last.push(done);
+    let server = ScriptedServer::start(vec![
+        Reply::json(200, answer),
+        Reply::sse(&last),
+        Reply::json(429, json!({"error": {"message": "no"}})),
+    ]);
+    let m = OpenAICompatibleModel::builder("traced-model")
+        .url(server.url())
+        .api_key(KEY)
+        .max_retries(0)
+        .log_model_io(false)
+        .model_config(json!({"temperature": 0.3, "max_tokens": 50, "seed": 9, "stop": ["END"]}))
+        .build()
+        .unwrap();
+    m.complete(&[ChatMessage::user("private question")])
+        .await
+        .unwrap();
+    let stream = m
+        .stream(&[ChatMessage::user("private question")])
+        .await
+        .unwrap();
+    let chunks = support::modes::collect(stream).await;
+    assert!(chunks.iter().all(Result::is_ok));
+    let err = m.complete(&[ChatMessage::user("private")]).await;
+    assert!(err.is_err());
+
+    let spans = closed_chat_spans(&out);
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let port = server.addr().port().to_string();
+    for span in &spans {
+        for field in [
+            "gen_ai.operation.name=chat",
+            "gen_ai.provider.name=openai_compatible",
+            "gen_ai.request.model=traced-model",
+            "server.address=127.0.0.1",
+            &format!("server.port={port}"),
+            "gen_ai.request.temperature=0.3",
+            "gen_ai.request.max_tokens=50",
+            "gen_ai.request.seed=9",
+            "gen_ai.request.stop_sequences=[\"END\"]",
+        ] {
+            assert!(span.contains(field), "{field} missing in {span}");
+        }
+        assert!(!span.contains("private") && !span.contains(KEY), "{span}");
+    }
+    let (plain, stream, failed) = (&spans[0], &spans[1], &spans[2]);
+    for field in [
+        "gen_ai.response.id=chatcmpl-77",
+        "gen_ai.response.model=served-model",
+        "gen_ai.response.finish_reasons=[\"stop\"]",
+        "gen_ai.usage.input_tokens=11",
+        "gen_ai.usage.output_tokens=5",
+        "gen_ai.usage.cache_read.input_tokens=3",
+        "gen_ai.usage.reasoning.output_tokens=2",
+    ] {
+        assert!(plain.contains(field), "{field} missing in {plain}");
+    }
+    assert!(!plain.contains("gen_ai.request.stream"), "{plain}");
+    for field in [
+        "gen_ai.request.stream=true",
+        "gen_ai.response.id=chatcmpl-",
+        "gen_ai.usage.input_tokens=11",
+        "gen_ai.response.time_to_first_chunk=",
+    ] {
+        assert!(stream.contains(field), "{field} missing in {stream}");
+    }
+    assert!(failed.contains("error.type=429"), "{failed}");
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -581,7 +702,11 @@ async fn tracing_records_the_mode_of_a_run_and_connection_retries() {
     let text = lock(&out).clone();
     let ours: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("openai_compatible"))
+        .filter(|l| {
+            l.split(' ')
+                .nth(1)
+                .is_some_and(|t| t.starts_with("openai_compatible"))
+        })
         .collect();
     assert_eq!(ours.len(), 3, "{text}");
     assert!(
@@ -594,7 +719,7 @@ async fn tracing_records_the_mode_of_a_run_and_connection_retries() {
     );
     assert!(
         ours.iter()
-            .all(|l| l.contains("chat{model=traced-model mode=stream}")),
+            .all(|l| l.contains("chat{") && l.contains("model=traced-model mode=stream")),
         "{text}"
     );
     assert!(!text.contains(KEY) && !text.contains("private"), "{text}");

@@ -258,6 +258,7 @@ impl OpenAICompatibleModelBuilder {
             }
         };
         request::validate_config(&config)?;
+        request::warn_about_typos(&config);
         let resolved: Resolved = config::resolve(&self.requested, env)?;
         let io_log = self.io_log.resolve(env).map(Arc::new);
 

@@ -28,7 +28,6 @@ impl ModelCall<'_> {
 impl ModelCall<'_> {
     /// [`OpenAICompatibleModel::run`] with this call's options. `response_format` and
     /// `tools`, when given, win over the options'.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model.model_type, mode = tracing::field::Empty))]
     pub async fn run(
         &self,
         messages: &[ChatMessage],
@@ -41,12 +40,6 @@ impl ModelCall<'_> {
         }
         let model = self.model;
         let prepared = model.prepare(messages, response_format, tools, None, &self.options)?;
-        let mode = if prepared.stream {
-            "stream"
-        } else {
-            "completion"
-        };
-        tracing::Span::current().record("mode", mode);
         if prepared.stream {
             Ok(ModelResponse::Stream(model.open_stream(&prepared).await?))
         } else {
@@ -55,7 +48,6 @@ impl ModelCall<'_> {
     }
 
     /// [`OpenAICompatibleModel::complete`] with this call's options.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model.model_type, mode = "completion"))]
     pub async fn complete(&self, messages: &[ChatMessage]) -> Result<ChatCompletion> {
         let model = self.model;
         let prepared = model.prepare(messages, None, None, Some(false), &self.options)?;
@@ -63,7 +55,6 @@ impl ModelCall<'_> {
     }
 
     /// [`OpenAICompatibleModel::stream`] with this call's options.
-    #[tracing::instrument(name = "chat", skip_all, fields(model = %self.model.model_type, mode = "stream"))]
     pub async fn stream(&self, messages: &[ChatMessage]) -> Result<ChatCompletionStream> {
         let model = self.model;
         let prepared = model.prepare(messages, None, None, Some(true), &self.options)?;

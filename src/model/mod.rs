@@ -21,6 +21,7 @@ mod manager;
 mod response;
 mod send;
 mod structured;
+mod telemetry;
 
 pub use builder::OpenAICompatibleModelBuilder;
 pub use call::ModelCall;
@@ -42,7 +43,7 @@ use crate::processing;
 use crate::request::{self, Prepared};
 use crate::stream::{ChatCompletionStream, StreamEnd};
 use crate::tokens::TokenCounter;
-use crate::transport::HttpTransport;
+use crate::transport::{self, HttpTransport};
 use crate::types::{ChatCompletion, ChatMessage, MetaSlot, RequestOptions, ResponseFormat, Tool};
 
 /// A chat model behind any OpenAI-compatible server.
@@ -172,6 +173,9 @@ impl OpenAICompatibleModel {
         force_stream: Option<bool>,
         options: &RequestOptions,
     ) -> Result<Prepared> {
+        if !options.config.is_empty() {
+            request::warn_about_typos(&options.config);
+        }
         let messages = &*processing::process(messages, self.extract_thinking);
         let rf = response_format.map(ResponseFormat::to_wire);
         let call = request::Call {
@@ -236,9 +240,20 @@ impl OpenAICompatibleModel {
             .await
     }
 
-    /// One non-streamed request: sent (or handed to the custom client), think tags
-    /// extracted, logged.
+    /// One non-streamed request in its own `chat` span (see `telemetry`).
     async fn execute(&self, prepared: &Prepared) -> Result<ChatCompletion> {
+        let span = telemetry::request_span!(self, "completion");
+        telemetry::record_request(&span, self, prepared);
+        let result = transport::in_span(span.clone(), || self.execute_in_span(prepared)).await;
+        match &result {
+            Ok(completion) => telemetry::record_completion(&span, completion),
+            Err(e) => telemetry::record_error(&span, e),
+        }
+        result
+    }
+
+    /// Sent (or handed to the custom client), think tags extracted, logged.
+    async fn execute_in_span(&self, prepared: &Prepared) -> Result<ChatCompletion> {
         let record = self
             .io_log
             .as_ref()
@@ -264,21 +279,46 @@ impl OpenAICompatibleModel {
         Ok(completion)
     }
 
-    /// One streamed request, logged when the stream ends.
+    /// One streamed request in its own `chat` span, which stays open with the stream and
+    /// records the answer when the stream ends.
     async fn open_stream(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
+        let span = telemetry::request_span!(self, "stream");
+        telemetry::record_request(&span, self, prepared);
+        let result = transport::in_span(span.clone(), || self.open_stream_in_span(prepared)).await;
+        match result {
+            Err(e) => {
+                telemetry::record_error(&span, &e);
+                Err(e)
+            }
+            // Observing costs an accumulation of every chunk: only when someone listens.
+            Ok(stream) if span.is_disabled() => Ok(stream),
+            Ok(stream) => Ok(stream.observe(Box::new(move |outcome| {
+                if let Some(after) = outcome.first_chunk_after {
+                    telemetry::record_first_chunk(&span, after);
+                }
+                telemetry::record_completion(&span, outcome.completion);
+                if let StreamEnd::Failed(e) = outcome.end {
+                    telemetry::record_error(&span, e);
+                }
+            }))),
+        }
+    }
+
+    /// The stream, logged when it ends.
+    async fn open_stream_in_span(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
         let record = self
             .io_log
             .as_ref()
             .and_then(|l| l.request(&self.model_type, &prepared.body));
         let result = self.connect_stream(prepared).await;
         match (record, result) {
-            (Some(record), Ok(stream)) => Ok(stream.observe(Box::new(move |c, end| {
-                let (how, error) = match end {
+            (Some(record), Ok(stream)) => Ok(stream.observe(Box::new(move |outcome| {
+                let (how, error) = match outcome.end {
                     StreamEnd::Done => ("done", None),
                     StreamEnd::Failed(e) => ("error", Some(e)),
                     StreamEnd::Dropped => ("dropped", None),
                 };
-                record.finish_stream(c, how, error)
+                record.finish_stream(outcome.completion, how, error)
             }))),
             (Some(record), Err(e)) => {
                 record.finish(Err(&e));

@@ -11,6 +11,7 @@
 use crate::chunks::ChunkAccumulator;
 use crate::error::Result;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::types::{ChatCompletion, ChatCompletionChunk, MetaSlot, ResponseMeta};
 
@@ -39,6 +40,7 @@ pub struct ChatCompletionStream {
 }
 
 /// How an observed stream ended.
+#[derive(Clone, Copy)]
 pub(crate) enum StreamEnd<'a> {
     /// The body ended normally.
     Done,
@@ -48,27 +50,54 @@ pub(crate) enum StreamEnd<'a> {
     Dropped,
 }
 
-/// Called once with what arrived (assembled) and how the stream ended.
-pub(crate) type OnStreamEnd = Box<dyn FnOnce(ChatCompletion, StreamEnd<'_>) + Send>;
+/// What an observed stream delivered, reported once when it ends.
+pub(crate) struct StreamOutcome<'a> {
+    /// The chunks read, assembled.
+    pub completion: &'a ChatCompletion,
+    /// How it ended.
+    pub end: StreamEnd<'a>,
+    /// From the start of observation (the open stream) to the first chunk, if one came.
+    pub first_chunk_after: Option<Duration>,
+}
 
-/// Accumulates the chunks the caller reads and reports once, at the end (or on drop).
+/// Called once with what arrived and how the stream ended.
+pub(crate) type OnStreamEnd = Box<dyn FnOnce(&StreamOutcome<'_>) + Send>;
+
+/// Accumulates the chunks the caller reads and reports once, at the end (or on drop), to
+/// every observer (the model I/O log, the request span).
 struct Observer {
     acc: ChunkAccumulator,
-    on_end: Option<OnStreamEnd>,
+    on_end: Vec<OnStreamEnd>,
+    started: Instant,
+    first_chunk_after: Option<Duration>,
 }
 
 impl Observer {
     fn see(&mut self, item: Option<&Result<ChatCompletionChunk>>) {
         match item {
-            Some(Ok(chunk)) => self.acc.push(chunk),
+            Some(Ok(chunk)) => {
+                if self.first_chunk_after.is_none() {
+                    self.first_chunk_after = Some(self.started.elapsed());
+                }
+                self.acc.push(chunk)
+            }
             Some(Err(e)) => self.end(StreamEnd::Failed(e)),
             None => self.end(StreamEnd::Done),
         }
     }
 
     fn end(&mut self, how: StreamEnd<'_>) {
-        if let Some(on_end) = self.on_end.take() {
-            on_end(std::mem::take(&mut self.acc).finish(), how);
+        if self.on_end.is_empty() {
+            return;
+        }
+        let completion = std::mem::take(&mut self.acc).finish();
+        let outcome = StreamOutcome {
+            completion: &completion,
+            end: how,
+            first_chunk_after: self.first_chunk_after,
+        };
+        for on_end in self.on_end.drain(..) {
+            on_end(&outcome);
         }
     }
 }
@@ -126,10 +155,15 @@ impl ChatCompletionStream {
     /// Calls `on_end` once the stream ends, fails or is dropped, with the chunks read so
     /// far assembled into a completion.
     pub(crate) fn observe(mut self, on_end: OnStreamEnd) -> Self {
-        self.observer = Some(Box::new(Observer {
-            acc: ChunkAccumulator::new(),
-            on_end: Some(on_end),
-        }));
+        let observer = self.observer.get_or_insert_with(|| {
+            Box::new(Observer {
+                acc: ChunkAccumulator::new(),
+                on_end: Vec::new(),
+                started: Instant::now(),
+                first_chunk_after: None,
+            })
+        });
+        observer.on_end.push(on_end);
         self
     }
 }

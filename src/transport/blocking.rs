@@ -14,6 +14,12 @@ use crate::error::{Error, TimeoutPhase};
 /// The HTTP client a caller may hand the model builder (`agent(..)`).
 pub(crate) type CallerClient = ureq::Agent;
 
+/// Runs `f` inside `span` (the async build instruments the future instead).
+pub(crate) fn in_span<T>(span: tracing::Span, f: impl FnOnce() -> T) -> T {
+    let _entered = span.enter();
+    f()
+}
+
 /// Sleeps between retries.
 pub(crate) fn sleep(d: Duration) {
     std::thread::sleep(d);

@@ -13,12 +13,12 @@ use crate::error::Error;
 #[cfg(not(feature = "async"))]
 mod blocking;
 #[cfg(not(feature = "async"))]
-pub(crate) use blocking::{sleep, CallerClient, HttpTransport, StreamBody};
+pub(crate) use blocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 
 #[cfg(feature = "async")]
 mod nonblocking;
 #[cfg(feature = "async")]
-pub(crate) use nonblocking::{sleep, CallerClient, HttpTransport, StreamBody};
+pub(crate) use nonblocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 
 /// The public items of the transport in this build, re-exported at the crate root.
 pub mod public {

@@ -12,6 +12,14 @@ use crate::error::{Error, TimeoutPhase};
 /// The HTTP client a caller may hand the model builder (`http_client(..)`).
 pub(crate) type CallerClient = reqwest::Client;
 
+/// Runs the future `f` makes inside `span` (the blocking build enters the span instead).
+pub(crate) async fn in_span<F: std::future::Future>(
+    span: tracing::Span,
+    f: impl FnOnce() -> F,
+) -> F::Output {
+    tracing::Instrument::instrument(f(), span).await
+}
+
 /// Sleeps between retries without blocking the runtime.
 pub(crate) async fn sleep(d: Duration) {
     tokio::time::sleep(d).await;
