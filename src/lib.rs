@@ -55,7 +55,48 @@
 //! request body. Keys this crate does not know are sent as they are, so server-specific
 //! parameters (`top_k`, `min_p`, `chat_template_kwargs`, …) just work. Four keys act on the
 //! request instead: `extra_body` (merged into the body), `extra_headers`, `extra_query` and
-//! `timeout` (seconds, for this request).
+//! `timeout` (seconds: it replaces the model's timeout for every request made with this
+//! config).
+//!
+//! # Per-call options and response metadata
+//!
+//! One model can serve differently configured calls: [`RequestOptions`] lays any config key,
+//! a typed [`ToolChoice`], tools, a response format, a timeout, retries and extra
+//! headers/query/body over the model's configuration for one call, through
+//! [`OpenAICompatibleModel::with_options`]. Every answer over HTTP carries a
+//! [`ResponseMeta`] (status, headers, `x-request-id`, typed [`RateLimit`] headers, attempts,
+//! elapsed time), from [`ChatCompletion::meta`], [`ChatCompletionStream::meta`],
+//! [`ParsedChatCompletion::meta`] and [`ApiError::meta`].
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! use openai_compatible::{ChatMessage, OpenAICompatibleModel, RequestOptions};
+//! # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+//! let answer = model
+//!     .with_options(RequestOptions::new().temperature(0.0).max_tokens(64).max_retries(1))
+//!     .complete(&[ChatMessage::user("Say hi.")])?;
+//! if let Some(meta) = answer.meta() {
+//!     println!("{:?}: {} attempt(s)", meta.request_id, meta.attempts);
+//! }
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! The same in the async build:
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo(model: &openai_compatible::OpenAICompatibleModel) -> openai_compatible::Result<()> {
+//! use openai_compatible::{ChatMessage, RequestOptions};
+//! let options = RequestOptions::new().temperature(0.0).max_tokens(64);
+//! let answer = model
+//!     .with_options(options)
+//!     .complete(&[ChatMessage::user("Say hi.")])
+//!     .await?;
+//! println!("{:?}", answer.meta().map(|m| m.rate_limit.remaining_requests));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Running a model
 //!
