@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use openai_compatible::__bench::request_body;
+use openai_compatible::__private::prepare;
 use openai_compatible::{ChatCompletion, ChatMessage, Tool, ToolCall};
 use serde_json::{json, Map, Value};
 
@@ -101,7 +101,7 @@ fn bench_completion(c: &mut Criterion) {
         .unwrap();
     let short = conversation(0);
     g.bench_function("2_messages", |b| {
-        b.iter(|| request_body("gpt-4o-mini", black_box(&short), &config, None).unwrap())
+        b.iter(|| prepare("gpt-4o-mini", black_box(&short), &config, None, None).unwrap())
     });
     let long = conversation(10);
     let tools: Vec<Tool> = (0..5)
@@ -114,7 +114,7 @@ fn bench_completion(c: &mut Criterion) {
         })
         .collect();
     g.bench_function("41_messages_5_tools", |b| {
-        b.iter(|| request_body("gpt-4o-mini", black_box(&long), &config, Some(&tools)).unwrap())
+        b.iter(|| prepare("gpt-4o-mini", black_box(&long), &config, Some(&tools), None).unwrap())
     });
     g.finish();
 }

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use openai_compatible::__bench::{sse_events, stream_chunks};
+use openai_compatible::__private::{sse_events, stream_chunks};
 use openai_compatible::{ChatCompletionChunk, ChunkAccumulator};
 
 #[path = "support/stub_server.rs"]

@@ -11,7 +11,7 @@ mod api;
 mod events;
 mod manager;
 mod parsed;
-mod partial_json;
+pub(crate) mod partial_json;
 mod strict;
 
 pub use events::StructuredEvent;
