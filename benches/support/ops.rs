@@ -18,9 +18,7 @@ use std::hint::black_box;
 
 use openai_compatible::__private::{prepare, sse_events, stream_chunks};
 use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator};
-
-#[path = "stub_server.rs"]
-mod stub;
+use openai_compatible_benches::stub;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
