@@ -3,8 +3,8 @@
 # this client next to a bare-HTTP baseline against the project's loopback stub server, with
 # the ratios. Release builds of both modes. Figures and their reading: benches/README.md.
 #
-#   scripts/bench.sh                 # about 2 minutes once built
-#   ROUNDS=9 scripts/bench.sh        # more rounds, steadier medians
+#   scripts/bench/bench.sh           # about 2 minutes once built
+#   ROUNDS=9 scripts/bench/bench.sh        # more rounds, steadier medians
 #
 # Every figure is the median of ROUNDS rounds in which ours and the baseline run back to back,
 # so both see the same machine load; ratios are medians of the per-round ratios.
@@ -13,7 +13,7 @@
 # of 1000 chunks per stream round (200), ASYNC_N requests per async round (40000),
 # FRESH_N fresh processes of each kind (200).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 ROUNDS=${ROUNDS:-5}
