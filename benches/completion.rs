@@ -1,29 +1,19 @@
 //! Plain-request CPU work without I/O: completion deserialization and request-body assembly.
 //!
-//! `cargo bench --bench completion`; figures in benches/README.md.
+//! `cargo bench -p openai-compatible-benches --bench completion`; figures in benches/README.md.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use openai_compatible::__bench::request_body;
+use openai_compatible::__private::prepare;
 use openai_compatible::{ChatCompletion, ChatMessage, Tool, ToolCall};
+use openai_compatible_benches::{captures, stub};
 use serde_json::{json, Map, Value};
-
-#[path = "support/stub_server.rs"]
-mod stub;
 
 /// Every recorded non-streamed completion (captures that are completions with choices).
 fn captured_completions() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/captures");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .expect("tests/data/captures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).expect("a capture"))
+    captures("json")
+        .into_iter()
         .filter(|b| {
             serde_json::from_slice::<ChatCompletion>(b).is_ok_and(|c| !c.choices.is_empty())
         })
@@ -101,7 +91,7 @@ fn bench_completion(c: &mut Criterion) {
         .unwrap();
     let short = conversation(0);
     g.bench_function("2_messages", |b| {
-        b.iter(|| request_body("gpt-4o-mini", black_box(&short), &config, None).unwrap())
+        b.iter(|| prepare("gpt-4o-mini", black_box(&short), &config, None, None).unwrap())
     });
     let long = conversation(10);
     let tools: Vec<Tool> = (0..5)
@@ -114,7 +104,7 @@ fn bench_completion(c: &mut Criterion) {
         })
         .collect();
     g.bench_function("41_messages_5_tools", |b| {
-        b.iter(|| request_body("gpt-4o-mini", black_box(&long), &config, Some(&tools)).unwrap())
+        b.iter(|| prepare("gpt-4o-mini", black_box(&long), &config, Some(&tools), None).unwrap())
     });
     g.finish();
 }

@@ -1,17 +1,16 @@
 //! End to end over loopback HTTP against the stub server (started in-process): one plain
 //! request, and one 1000-chunk stream read to its end — ours, next to the bare ureq round
-//! trip (no JSON) in the same run when ureq is compiled in.
+//! trip (no JSON) in the same run, in both builds.
 //!
-//! `cargo bench --bench roundtrip` (blocking) or `cargo bench --features async --bench roundtrip`.
-//! `scripts/bench.sh` measures the same with separate processes; figures in benches/README.md.
+//! `cargo bench -p openai-compatible-benches --bench roundtrip` (blocking; add
+//! `--features async` for the async build). `scripts/bench/bench.sh` measures the same with
+//! separate processes; figures in benches/README.md.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use openai_compatible::{ChatMessage, OpenAICompatibleModel};
-
-#[path = "support/stub_server.rs"]
-mod stub;
+use openai_compatible_benches::stub;
 
 const CHUNKS: u64 = 1000;
 
@@ -84,7 +83,6 @@ fn bench_ours(c: &mut Criterion, url: &str) {
 }
 
 /// The bare HTTP round trip with ureq: fixed body, bytes read (plain) or lines read (stream).
-#[cfg(feature = "blocking")]
 fn bench_bare_ureq(c: &mut Criterion, url: &str) {
     use std::io::BufRead;
     let url = format!("{url}/chat/completions");
@@ -126,7 +124,6 @@ fn bench_bare_ureq(c: &mut Criterion, url: &str) {
 fn bench_roundtrip(c: &mut Criterion) {
     let url = stub::spawn("127.0.0.1:0").expect("the stub server");
     bench_ours(c, &url);
-    #[cfg(feature = "blocking")]
     bench_bare_ureq(c, &url);
 }
 

@@ -1,37 +1,20 @@
 //! The streaming hot path without I/O: SSE decoding, chunk parsing and the accumulator.
 //!
 //! Inputs: a 1000-chunk stream shaped like OpenAI's chunks of today (the stub server's,
-//! `benches/support/stub_server.rs`), and every stream recorded from a real server in
+//! `benches/support/stub.rs`), and every stream recorded from a real server in
 //! `tests/data/captures/*.sse`. Throughput is reported in bytes and in chunks (elements).
-//! `cargo bench --bench stream`; figures in benches/README.md.
+//! `cargo bench -p openai-compatible-benches --bench stream`; figures in benches/README.md.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use openai_compatible::__bench::{sse_events, stream_chunks};
+use openai_compatible::__private::{sse_events, stream_chunks};
 use openai_compatible::{ChatCompletionChunk, ChunkAccumulator};
-
-#[path = "support/stub_server.rs"]
-mod stub;
+use openai_compatible_benches::{captures, stub};
 
 /// What a ureq body read typically hands the decoder (the stream's read buffer is 16 KiB;
 /// reads from a socket are often smaller).
 const READ: usize = 4096;
-
-/// The recorded streams, each a complete body.
-fn captures() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/captures");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .expect("tests/data/captures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sse"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).expect("a capture"))
-        .collect()
-}
 
 /// The chunk JSON texts of a body (data lines other than `[DONE]`).
 fn chunk_texts(body: &[u8]) -> Vec<String> {
@@ -85,7 +68,7 @@ fn bench_stream(c: &mut Criterion) {
     g.finish();
 
     // Every recorded provider stream, one after the other.
-    let bodies = captures();
+    let bodies = captures("sse");
     let total_bytes: usize = bodies.iter().map(Vec::len).sum();
     let total_chunks: usize = bodies.iter().map(|b| chunk_texts(b).len()).sum();
     let mut g = c.benchmark_group("captures");

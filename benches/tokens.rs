@@ -14,7 +14,7 @@
 //! directory it prints the ratios:
 //!
 //! ```text
-//! cargo bench --bench tokens
+//! cargo bench -p openai-compatible-benches --bench tokens
 //! python benches/tokens_baseline.py --criterion target/criterion
 //! ```
 

@@ -6,10 +6,10 @@
 Measures, single-threaded:
   * tiktoken `encode_ordinary` on the ~1 MiB mixed text (o200k_base);
   * CAMEL's `OpenAITokenCounter.count_tokens_from_messages` (CAMEL's own code,
-    loaded by scripts/tokens_camel.py) on the 20,000-message conversation;
+    loaded by scripts/gen/tokens_camel.py) on the 20,000-message conversation;
   * the first `tiktoken.get_encoding("o200k_base")` of a fresh interpreter.
 With `--criterion DIR` it also reads the Rust medians from criterion's output and
-prints Rust-vs-Python ratios. Needs the venv described in scripts/tokens_fixture.py.
+prints Rust-vs-Python ratios. Needs the venv described in scripts/gen/tokens_fixture.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts", "gen"))
 
 import tokens_camel  # noqa: E402
 

@@ -13,8 +13,8 @@ cd "$ROOT"
 prompt="${1:-Write one sentence about the sea.}"
 shift || true
 
-scripts/server.sh start >/dev/null
-eval "$(scripts/server.sh env)"
+scripts/server/server.sh start >/dev/null
+eval "$(scripts/server/server.sh env)"
 features=()
 [ -n "${CHAT_FEATURES:-}" ] && features=(--features "$CHAT_FEATURES")
 exec cargo run --quiet "${features[@]}" --example chat -- \

@@ -5,8 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-scripts/server.sh start >/dev/null
-eval "$(scripts/server.sh env)"
+scripts/server/server.sh start >/dev/null
+eval "$(scripts/server/server.sh env)"
 export MODEL=smollm2
 config='{"max_tokens": 24, "temperature": 0}'
 

@@ -17,12 +17,12 @@ done
 
 # The real server for the integration tests (stopped again on exit if we started it).
 started_server=0
-if ! scripts/server.sh status >/dev/null 2>&1; then
+if ! scripts/server/server.sh status >/dev/null 2>&1; then
     step "starting the local llama.cpp server"
-    scripts/server.sh start >/dev/null
+    scripts/server/server.sh start >/dev/null
     started_server=1
 fi
-cleanup() { [ "$started_server" = 1 ] && scripts/server.sh stop >/dev/null 2>&1 || true; }
+cleanup() { [ "$started_server" = 1 ] && scripts/server/server.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 step "rustfmt"

@@ -348,16 +348,12 @@ mod stream;
 
 mod model;
 
-/// Entry points for the criterion benches in `benches/` (hidden, unstable).
+/// Internals re-exported for the crate's own benches and fuzz targets: compiled only with
+/// the hidden `_internal` feature, not part of the API (src/internal.rs).
+#[cfg(feature = "_internal")]
 #[doc(hidden)]
-#[path = "bench.rs"]
-pub mod __bench;
-
-/// Entry points for the fuzz targets in `fuzz/`; compiled only under `--cfg fuzzing`.
-#[cfg(fuzzing)]
-#[doc(hidden)]
-#[path = "fuzzing.rs"]
-pub mod __fuzz;
+#[path = "internal.rs"]
+pub mod __private;
 
 pub use chunks::ChunkAccumulator;
 pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};

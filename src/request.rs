@@ -21,7 +21,7 @@ const RESERVED: [&str; 2] = ["model", "messages"];
 
 /// A request ready for the transport.
 #[derive(Debug, Clone)]
-pub(crate) struct Prepared {
+pub struct Prepared {
     /// The JSON body.
     pub body: Vec<u8>,
     /// Whether the config asked for a stream (Python truthiness of `stream`).
@@ -267,7 +267,9 @@ pub(crate) fn truthy(v: Option<&Value>) -> bool {
 /// `tools`: `Some(non-empty)` replaces the config's tools, `Some(empty)` removes them, `None`
 /// keeps the config's. With no tools left, `parallel_tool_calls` is dropped (servers reject
 /// it alone). `response_format`, when given, replaces the config's.
-pub(crate) fn prepare(
+// The model calls `prepare_with_mode`; only the tests and the benches (`__private`) call this.
+#[cfg(any(test, feature = "_internal"))]
+pub fn prepare(
     model: &str,
     messages: &[ChatMessage],
     config: &Map<String, Value>,

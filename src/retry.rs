@@ -47,7 +47,7 @@ impl Delays {
 
 /// Why a retry happens; for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Decision {
+pub enum Decision {
     /// Retry after this delay.
     Retry(Duration),
     /// Give up and report the error.
@@ -80,7 +80,7 @@ pub(crate) fn decide_status(
 
 /// A server's requested wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RetryAfter {
+pub enum RetryAfter {
     /// Wait exactly this long (0 < d ≤ 120 s).
     Wait(Duration),
     /// The server asked for more than 120 s: do not retry.
@@ -89,7 +89,7 @@ pub(crate) enum RetryAfter {
 
 /// Reads `retry-after-ms`, else `retry-after` (seconds, fractional allowed, or an HTTP date).
 /// Zero, negative and unreadable values yield `None`: the exponential delay applies.
-pub(crate) fn retry_after(headers: &[(String, String)], now: SystemTime) -> Option<RetryAfter> {
+pub fn retry_after(headers: &[(String, String)], now: SystemTime) -> Option<RetryAfter> {
     let wait = header(headers, "retry-after-ms")
         .and_then(|v| parse_positive_secs(v, 1e-3))
         .or_else(|| {
@@ -125,7 +125,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Parses the IMF-fixdate form of an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), the only
 /// form servers send today.
-pub(crate) fn parse_http_date(s: &str) -> Option<SystemTime> {
+pub fn parse_http_date(s: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     let [_, day, month, year, time, zone] = parts.as_slice() else {
         return None;

@@ -1,5 +1,5 @@
-//! The async baseline of `scripts/bench.sh`: reqwest used directly, as most async Rust code
-//! calls a chat server — a fixed body, the answer parsed with `serde_json` into a `Value`
+//! The async baseline of `scripts/bench/bench.sh`: reqwest used directly, as most async Rust
+//! code calls a chat server — a fixed body, the answer parsed with `serde_json` into a `Value`
 //! (plain), or the body's lines counted (stream, no JSON). Same arguments and output line as
 //! `throughput`:
 //!

@@ -1,6 +1,6 @@
-//! The bare-HTTP baseline of `scripts/bench.sh`: the same requests as `examples/throughput.rs`
-//! with ureq alone — a fixed body, the response read as bytes (plain) or as lines (stream),
-//! no JSON parsed. Same arguments and output line as `throughput`:
+//! The bare-HTTP baseline of `scripts/bench/bench.sh`: the same requests as
+//! `examples/throughput.rs` with ureq alone — a fixed body, the response read as bytes (plain)
+//! or as lines (stream), no JSON parsed. Same arguments and output line as `throughput`:
 //!
 //! ```text
 //! bare_ureq BASE_URL plain|stream N [CONCURRENCY]     # CONCURRENCY threads sharing one agent

@@ -16,11 +16,9 @@
 
 use std::hint::black_box;
 
-use openai_compatible::__bench::{request_body, sse_events, stream_chunks};
+use openai_compatible::__private::{prepare, sse_events, stream_chunks};
 use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator};
-
-#[path = "stub_server.rs"]
-mod stub;
+use openai_compatible_benches::stub;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -61,7 +59,9 @@ fn main() {
             let config = serde_json::json!({"temperature": 0.0});
             let config = config.as_object().expect("an object");
             for _ in 0..n {
-                black_box(request_body("gpt-4o-mini", black_box(&messages), config, None).unwrap());
+                black_box(
+                    prepare("gpt-4o-mini", black_box(&messages), config, None, None).unwrap(),
+                );
             }
         }
         "accumulate" => {

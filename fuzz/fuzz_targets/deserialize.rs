@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openai_compatible::__fuzz::api_error;
+use openai_compatible::__private::api_error_from_body;
 use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChunkAccumulator};
 
 const SECRET: &str = "sk-fuzz-secret-0123456789";
@@ -28,7 +28,7 @@ fuzz_target!(|body: &[u8]| {
         let _ = serde_json::to_vec(&acc.finish()).expect("an assembled completion serializes");
     }
     for status in [None, Some(200), Some(429)] {
-        let e = api_error(status, body, Some(SECRET));
+        let e = api_error_from_body(status, body, None, Some(SECRET));
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(SECRET), "secret in {shown}");
         assert!(e.body.len() <= 64 * 1024 * 3 + 16);

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use openai_compatible::__fuzz::{decide_status, parse_http_date, retry_after, RetryAfter};
+use openai_compatible::__private::{decide_status, parse_http_date, retry_after, Decision, RetryAfter};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
@@ -41,7 +41,7 @@ fuzz_target!(|input: &[u8]| {
         }
         Some(RetryAfter::TooLong) | None => {}
     }
-    if let Some(d) = decide_status(status, &headers, now) {
+    if let Decision::Retry(d) = decide_status(status, &headers, now) {
         assert!(d <= Duration::from_secs(120), "{d:?}");
     }
     if let Some(t) = parse_http_date(&text) {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openai_compatible::__fuzz::{SseDecoder, SseEvent};
+use openai_compatible::__private::{SseDecoder, SseEvent};
 
 /// The rules written the obvious way: split into lines (LF, CRLF, lone CR), strip a BOM
 /// from the first line, then interpret each line; a final line without terminator and a

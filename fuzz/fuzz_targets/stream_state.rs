@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openai_compatible::__fuzz::StreamState;
+use openai_compatible::__private::StreamState;
 use openai_compatible::ChunkAccumulator;
 
 const SECRET: &str = "sk-fuzz-secret-0123456789";

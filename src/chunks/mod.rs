@@ -13,7 +13,7 @@
 
 mod accumulator;
 pub(crate) mod sse;
-mod state;
+pub(crate) mod state;
 
 pub use accumulator::ChunkAccumulator;
 pub(crate) use accumulator::{Change, ChoiceState};

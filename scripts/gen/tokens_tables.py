@@ -1,7 +1,7 @@
 """Regenerate the data tables in src/model_type.rs and src/tokens/pyrepr.rs.
 
-    python scripts/tokens_tables.py            # rewrite the generated blocks
-    python scripts/tokens_tables.py --check    # exit 1 if they are out of date
+    python scripts/gen/tokens_tables.py            # rewrite the generated blocks
+    python scripts/gen/tokens_tables.py --check    # exit 1 if they are out of date
 
 Two tables, each between `// @generated begin NAME` and `// @generated end NAME`:
 
@@ -29,7 +29,7 @@ import sys
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))  # scripts/gen/ -> the repository root
 sys.path.insert(0, HERE)
 
 

@@ -1,6 +1,6 @@
 """Load CAMEL-AI's real token counter (and model enums) without installing CAMEL.
 
-Helper for `scripts/tokens_fixture.py`, `scripts/tokens_tables.py` and
+Helper for `scripts/gen/tokens_fixture.py`, `scripts/gen/tokens_tables.py` and
 `benches/tokens_baseline.py`. Importing the whole `camel` package pulls in
 hundreds of dependencies, so this module extracts only the three files the token
 counter needs from the CAMEL wheel and imports them next to tiny stand-ins for
