@@ -267,7 +267,7 @@ pub(crate) fn truthy(v: Option<&Value>) -> bool {
 /// `tools`: `Some(non-empty)` replaces the config's tools, `Some(empty)` removes them, `None`
 /// keeps the config's. With no tools left, `parallel_tool_calls` is dropped (servers reject
 /// it alone). `response_format`, when given, replaces the config's.
-// The model calls `prepare_with_mode`; only the tests and the benches (`__private`) call this.
+// The model calls `prepare_call`; only the tests and the benches (`__private`) call this.
 #[cfg(any(test, feature = "_internal"))]
 pub fn prepare(
     model: &str,
@@ -282,6 +282,7 @@ pub fn prepare(
 /// [`prepare`], with the mode forced whatever the config says: `Some(true)` sends
 /// `"stream": true`, `Some(false)` drops `stream` and `stream_options` (the typed `complete`
 /// and `stream` entry points).
+#[cfg(any(test, feature = "_internal"))]
 pub(crate) fn prepare_with_mode(
     model: &str,
     messages: &[ChatMessage],

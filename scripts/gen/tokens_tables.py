@@ -1,11 +1,11 @@
-"""Regenerate the data tables in src/model_type.rs and src/tokens/pyrepr.rs.
+"""Regenerate the data tables in src/models.rs and src/tokens/pyrepr.rs.
 
     python scripts/gen/tokens_tables.py            # rewrite the generated blocks
     python scripts/gen/tokens_tables.py --check    # exit 1 if they are out of date
 
 Two tables, each between `// @generated begin NAME` and `// @generated end NAME`:
 
-* `models` (src/model_type.rs): every value of CAMEL's `ModelType` enum with its
+* `models` (src/models.rs): every value of CAMEL's `ModelType` enum with its
   `token_limit` and whether CAMEL counts it as an OpenAI model (`is_openai`).
   CAMEL resolves a model *string* to the enum member with that value
   (`UnifiedModelType`'s cache), so these are exactly the names for which
@@ -110,7 +110,7 @@ def replace_block(path: str, name: str, body: str, check: bool) -> bool:
 def main() -> int:
     check = "--check" in sys.argv
     changed = [
-        replace_block(os.path.join(ROOT, "src/model_type.rs"), "models", models_block(), check),
+        replace_block(os.path.join(ROOT, "src/models.rs"), "models", models_block(), check),
         replace_block(os.path.join(ROOT, "src/tokens/pyrepr.rs"), "not_printable", not_printable_block(), check),
     ]
     if check and any(changed):
