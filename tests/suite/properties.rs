@@ -12,10 +12,10 @@
 //!
 //! Crate-private pure functions have their own `mod proptests` at the end of their file.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::modes::collect;
+use crate::support::{Reply, ScriptedServer};
 use openai_compatible::{
     ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator, Error,
     OpenAICompatibleModel,
@@ -23,8 +23,6 @@ use openai_compatible::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
-use support::modes::collect;
-use support::{Reply, ScriptedServer};
 
 fn config(cases: u32) -> Config {
     Config {
@@ -311,7 +309,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// A valid completion and a valid chunk with the value at one path replaced.
 fn mutated() -> impl Strategy<Value = Value> {
     let base = prop_oneof![
-        Just(support::chat_completion("hello")),
+        Just(crate::support::chat_completion("hello")),
         Just(
             json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": "x",

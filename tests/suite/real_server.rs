@@ -4,18 +4,16 @@
 //!
 //! Opt-in: the server needs Python, packages and a 98 MB model, so every test here is
 //! `#[ignore = "needs scripts/server.sh"]` and a plain `cargo test` is hermetic. scripts/test.sh
-//! runs them (`cargo test --test real_server -- --ignored`, in both builds); so can you.
-
-mod support;
+//! runs them (`cargo test --test suite -- --ignored real_server::`, in both builds); so can you.
 
 use std::time::Duration;
 
+use crate::support::modes::collect;
+use crate::support::real::real_server;
 use openai_compatible::{
     ChatMessage, Error, FinishReason, OpenAICompatibleModel, Role, Tool, ToolCall,
 };
 use serde_json::{json, Value};
-use support::modes::collect;
-use support::real::real_server;
 
 fn model(config: Value) -> OpenAICompatibleModel {
     let server = real_server();
@@ -231,10 +229,10 @@ async fn server_errors_are_typed_and_not_retried() {
 #[cfg(feature = "schema")]
 mod structured {
     use super::*;
+    use crate::support::modes::events;
     use openai_compatible::{ParsePath, StructuredEvent};
     use schemars::JsonSchema;
     use serde::Deserialize;
-    use support::modes::events;
 
     #[derive(Debug, Deserialize, JsonSchema)]
     #[allow(dead_code)]

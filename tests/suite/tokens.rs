@@ -11,7 +11,7 @@ use openai_compatible::{
 };
 use serde_json::{json, Value};
 
-const FIXTURE: &str = include_str!("data/token_counts.json");
+const FIXTURE: &str = include_str!("../data/token_counts.json");
 
 fn counter() -> OpenAITokenCounter {
     OpenAITokenCounter::default()

@@ -1,12 +1,12 @@
-//! Structured output against the scripted loopback server: the strict schema of derived types, typed parsing, the json_object
-//! fallback on the wire, and streamed parsing with partial JSON. Every test runs in both
-//! builds (`cargo test` and `cargo test --features async`).
-#![cfg(feature = "schema")]
-
-mod support;
+//! Structured output against the scripted loopback server: the strict schema of derived
+//! types, typed parsing, the json_object fallback on the wire, and streamed parsing with
+//! partial JSON. Every test runs in both builds (`cargo test` and `cargo test --features
+//! async`).
 
 use std::time::Duration;
 
+use crate::support::modes::events;
+use crate::support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, Error, ModelResponse, OpenAICompatibleModel, ParsePath, ResponseFormat, Result,
     StructuredEvent, Tool,
@@ -14,8 +14,6 @@ use openai_compatible::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use support::modes::events;
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
 // ---------------------------------------------------------------------------------------
 // Types and helpers
@@ -494,7 +492,7 @@ async fn the_fallback_is_tried_once() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_server_that_only_knows_json_object_is_handled() {
     // llama-cpp-python answers json_schema with a 500 naming the response format.
-    let body = include_str!("data/captures/llama-cpp-python-err-json-schema-500.json");
+    let body = include_str!("../data/captures/llama-cpp-python-err-json-schema-500.json");
     let server = ScriptedServer::start(vec![
         Reply::text(500, "application/json", body),
         Reply::json(200, chat_completion(ADA)),
@@ -672,7 +670,7 @@ async fn run_with_a_streaming_config_gives_a_lazy_structured_stream() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_recorded_llama_cpp_stream_parses() {
-    let body = include_str!("data/captures/xllamacpp-json-schema-stream.sse");
+    let body = include_str!("../data/captures/xllamacpp-json-schema-stream.sse");
     let server = ScriptedServer::start(vec![Reply::text(200, "text/event-stream", body)]);
     let mut stream = model(&server).stream_parse::<Person>(&ask(), None).unwrap();
     let all = events(&mut stream).await;

@@ -2,8 +2,6 @@
 //! text, the config flag, agent folders, failures that must not fail the request) and the
 //! `tracing` output of a request with a retry. Every test runs in both builds.
 
-mod support;
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{chat_completion, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, ModelResponse, OpenAICompatibleModel, OpenAICompatibleModelBuilder, Tool,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-logging-secret-0123456789";
 
@@ -256,7 +254,9 @@ async fn a_stream_is_logged_when_it_ends() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_dropped_stream_logs_what_was_read() {
     let dir = temp_dir("dropped");
-    let server = ScriptedServer::start(vec![Reply::sse(&support::sse_chunks(&["one", " two"]))]);
+    let server = ScriptedServer::start(vec![Reply::sse(&crate::support::sse_chunks(&[
+        "one", " two",
+    ]))]);
     let m = builder(&server, &dir).build().unwrap();
     let mut stream = m.stream(&[ChatMessage::user("hi")]).await.unwrap();
     #[cfg(not(feature = "async"))]
@@ -370,7 +370,7 @@ async fn logging_failures_never_fail_the_request() {
     std::fs::write(&blocker, b"not a folder").unwrap();
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion("fine")),
-        Reply::sse(&support::sse_chunks(&["also fine"])),
+        Reply::sse(&crate::support::sse_chunks(&["also fine"])),
     ]);
     let m = builder(&server, &blocker).build().unwrap();
     let c = m.complete(&[ChatMessage::user("hi")]).await.unwrap();

@@ -2,16 +2,14 @@
 //! results regrouped after their calls, think blocks moved into `reasoning_content` on the
 //! way back, and the `extract_thinking_from_response` switch. Every test runs in both builds.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{chat_completion, Reply, ScriptedServer};
 use openai_compatible::{
     ChatCompletion, ChatMessage, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder, ToolCall,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-processing-key";
 
@@ -260,7 +258,7 @@ async fn the_switch_turns_off_both_directions_but_not_regrouping() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn streamed_answers_keep_their_think_tags() {
     // Postprocessing is for whole answers; a stream is passed through as it arrives.
-    let server = ScriptedServer::start(vec![Reply::sse(&support::sse_chunks(&[
+    let server = ScriptedServer::start(vec![Reply::sse(&crate::support::sse_chunks(&[
         "<think>r</think>",
         " answer",
     ]))]);

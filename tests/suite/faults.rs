@@ -22,18 +22,16 @@
 //!   `Authorization` header must not travel to another host): the 3xx comes back as an
 //!   `Error::Api` whose message names the refused location.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use crate::support::modes::{collect, next};
+use crate::support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, Error, OpenAICompatibleModel, TimeoutPhase, DEFAULT_MAX_RESPONSE_BYTES,
 };
 use serde_json::json;
-use support::modes::{collect, next};
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
 const KEY: &str = "sk-faults-secret-0123456789";
 
@@ -100,7 +98,7 @@ fn trickle(body: &[u8], gap: Duration) -> Vec<(Vec<u8>, Duration)> {
     body.iter().map(|b| (vec![*b], gap)).collect()
 }
 
-/// Records what a fault returned (`cargo test --test faults -- --nocapture` lists them).
+/// Records what a fault returned (`cargo test --test suite faults:: -- --nocapture` lists them).
 fn seen(case: &str, err: &Error) {
     eprintln!("fault [{case}] -> {err:?} / {err}");
 }

@@ -2,15 +2,13 @@
 //! server in both builds: every completion decodes and keeps what it carried, every error
 //! body becomes a typed API error. Also the custom-client path.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{Reply, ScriptedServer};
 use openai_compatible::{ChatCompletion, ChatMessage, Error, ErrorCode, OpenAICompatibleModel};
 use serde_json::{json, Value};
-use support::{Reply, ScriptedServer};
 
 fn captures() -> Vec<(String, String)> {
     let dir = format!("{}/tests/data/captures", env!("CARGO_MANIFEST_DIR"));
@@ -145,7 +143,7 @@ async fn a_loading_server_is_retried() {
     .unwrap();
     let server = ScriptedServer::start(vec![
         Reply::text(503, "application/json", &loading).header("retry-after-ms", "10"),
-        Reply::json(200, support::chat_completion("ready")),
+        Reply::json(200, crate::support::chat_completion("ready")),
     ]);
     let m = OpenAICompatibleModel::builder("m")
         .url(server.url())

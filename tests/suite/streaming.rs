@@ -1,17 +1,15 @@
 //! Streams against the scripted loopback server, in both builds: recorded provider streams,
 //! quirks, in-stream errors, stalls, long healthy streams, early drops.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::modes::{collect, next};
+use crate::support::{sse_chunks, Reply, ScriptedServer};
 use openai_compatible::{
     ChatCompletion, ChatCompletionChunk, ChatMessage, Error, FinishReason, OpenAICompatibleModel,
     TimeoutPhase,
 };
 use serde_json::{json, Value};
-use support::modes::{collect, next};
-use support::{sse_chunks, Reply, ScriptedServer};
 
 const KEY: &str = "sk-stream-secret-0123456789";
 
@@ -377,7 +375,7 @@ async fn dropping_a_stream_midway_frees_the_model() {
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let server = ScriptedServer::start(vec![
         Reply::sse(&sse_chunks(&refs)).piece_delay(Duration::from_millis(20)),
-        Reply::json(200, support::chat_completion("after")),
+        Reply::json(200, crate::support::chat_completion("after")),
     ]);
     let m = model(&server, Duration::from_secs(5), 0);
     let mut stream = m.stream(&hi()).await.unwrap();

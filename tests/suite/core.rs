@@ -1,15 +1,13 @@
 //! The core client against the scripted loopback server: body, headers, retries, timeouts,
 //! errors. Every test runs in both builds (`cargo test` and `cargo test --features async`).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{chat_completion, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, Error, ErrorCode, ModelResponse, OpenAICompatibleModel, TimeoutPhase, Tool,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-secret-key-0123456789";
 
@@ -427,7 +425,7 @@ async fn the_key_never_leaks() {
 async fn run_returns_the_mode_the_config_asks_for() {
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion("plain")),
-        Reply::sse(&support::sse_chunks(&["str", "eamed"])),
+        Reply::sse(&crate::support::sse_chunks(&["str", "eamed"])),
     ]);
     let m = model(&server);
     match m.run(&hi(), None, None).await.unwrap() {
