@@ -14,15 +14,13 @@
 
 use std::time::Duration;
 
-use crate::support::modes::collect;
-use crate::support::{Reply, ScriptedServer};
-use openai_compatible::{
-    ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator, Error,
-    OpenAICompatibleModel,
-};
+use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChunkAccumulator, Error};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
+
+use crate::support::modes::collect;
+use crate::support::{self, hi, Reply, ScriptedServer};
 
 fn config(cases: u32) -> Config {
     Config {
@@ -30,10 +28,6 @@ fn config(cases: u32) -> Config {
         failure_persistence: None,
         ..Config::default()
     }
-}
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -101,13 +95,7 @@ fn split(body: &[u8], cuts: &[u16]) -> Vec<(Vec<u8>, Duration)> {
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn stream_chunks(server: &ScriptedServer) -> Vec<ChatCompletionChunk> {
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-properties-0123456789")
-        .max_retries(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let m = support::model(server).build().unwrap();
     let s = m.stream(&hi()).await.unwrap();
     collect(s)
         .await
@@ -309,7 +297,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// A valid completion and a valid chunk with the value at one path replaced.
 fn mutated() -> impl Strategy<Value = Value> {
     let base = prop_oneof![
-        Just(crate::support::chat_completion("hello")),
+        Just(support::chat_completion("hello")),
         Just(
             json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": "x",
@@ -377,12 +365,7 @@ fn deserializing_any_json_never_panics_and_round_trips() {
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn error_of(server: &ScriptedServer) -> Error {
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-properties-0123456789")
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let m = support::model(server).build().unwrap();
     m.complete(&hi()).await.unwrap_err()
 }
 

@@ -4,11 +4,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::support::{Reply, ScriptedServer};
 use openai_compatible::{ChatCompletion, ChatMessage, Error, ErrorCode, OpenAICompatibleModel};
 use serde_json::{json, Value};
+
+use crate::support::{self, Reply, ScriptedServer};
 
 fn captures() -> Vec<(String, String)> {
     let dir = format!("{}/tests/data/captures", env!("CARGO_MANIFEST_DIR"));
@@ -26,13 +26,7 @@ fn captures() -> Vec<(String, String)> {
 }
 
 fn model(server: &ScriptedServer) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-providers-0123456789")
-        .timeout(Duration::from_secs(5))
-        .max_retries(0)
-        .build()
-        .unwrap()
+    support::model(server).build().unwrap()
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -143,7 +137,7 @@ async fn a_loading_server_is_retried() {
     .unwrap();
     let server = ScriptedServer::start(vec![
         Reply::text(503, "application/json", &loading).header("retry-after-ms", "10"),
-        Reply::json(200, crate::support::chat_completion("ready")),
+        Reply::json(200, support::chat_completion("ready")),
     ]);
     let m = OpenAICompatibleModel::builder("m")
         .url(server.url())

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use crate::support::modes::events;
-use crate::support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, Error, ModelResponse, OpenAICompatibleModel, ParsePath, ResponseFormat, Result,
     StructuredEvent, Tool,
@@ -14,6 +12,9 @@ use openai_compatible::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use crate::support::modes::events;
+use crate::support::{self, chat_completion, sse_chunks, Reply, ScriptedServer, KEY};
 
 // ---------------------------------------------------------------------------------------
 // Types and helpers
@@ -80,10 +81,7 @@ enum Alert {
 }
 
 fn model_with(server: &ScriptedServer, config: Value, retries: u32) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key("sk-test")
-        .timeout(Duration::from_secs(5))
+    support::model(server)
         .max_retries(retries)
         .model_config(config)
         .build()
@@ -771,19 +769,13 @@ async fn futures_and_streams_are_send_and_spawnable() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn the_key_stays_out_of_parse_errors() {
     // A model (or proxy) echoing the key in an answer that does not parse.
-    const KEY: &str = "sk-structured-secret-0123456789";
     let echo = format!("my key is {KEY}, not JSON");
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion(&echo)),
         Reply::json(200, chat_completion(&echo)),
         Reply::sse(&sse_chunks(&[&echo])),
     ]);
-    let m = OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key(KEY)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let m = model(&server);
     let err = m.parse::<Person>(&ask(), None).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }));
     assert!(!format!("{err} {err:?}").contains(KEY), "{err:?}");
