@@ -312,9 +312,7 @@ async fn no_error_shows_the_key() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn debug_of_public_types_hides_the_key() {
     let server = ScriptedServer::always(Reply::sse(&sse_chunks(&["x"])));
-    let builder = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    let builder = support::model(&server)
         .default_header("api-key", KEY)
         .model_config(
             json!({"stream": true, "extra_headers": {"Authorization": format!("Bearer {KEY}")}}),
