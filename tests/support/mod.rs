@@ -12,7 +12,7 @@ mod server;
 pub mod tls;
 
 #[allow(unused_imports)] // not every binary uses every one
-pub use server::{RecordedRequest, Reply, ScriptedServer};
+pub use server::{RecordedRequest, Reply, ScriptedServer, ServerBuilder};
 
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};

@@ -104,16 +104,16 @@ impl Shared {
 
 /// A server still to be started: [`ScriptedServer::builder`].
 #[must_use]
-pub struct Builder {
+pub struct ServerBuilder {
     replies: Vec<Reply>,
     handler: Option<Handler>,
     port: u16,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-impl Builder {
+impl ServerBuilder {
     /// Replies served first, one per request, in arrival order.
-    pub fn replies(mut self, replies: Vec<Reply>) -> Builder {
+    pub fn replies(mut self, replies: Vec<Reply>) -> ServerBuilder {
         self.replies = replies;
         self
     }
@@ -122,25 +122,25 @@ impl Builder {
     pub fn handler(
         mut self,
         f: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
-    ) -> Builder {
+    ) -> ServerBuilder {
         self.handler = Some(Arc::new(f));
         self
     }
 
     /// Once the queue is empty, answer every request with a clone of `reply`.
-    pub fn always(self, reply: Reply) -> Builder {
+    pub fn always(self, reply: Reply) -> ServerBuilder {
         self.handler(move |_| reply.clone())
     }
 
     /// Listen on this port of 127.0.0.1 (default 0: any free port).
-    pub fn port(mut self, port: u16) -> Builder {
+    pub fn port(mut self, port: u16) -> ServerBuilder {
         self.port = port;
         self
     }
 
     /// Speak TLS with this configuration ([`super::tls::Pki::server_config`]); the URLs
     /// become `https://`.
-    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Builder {
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> ServerBuilder {
         self.tls = Some(config);
         self
     }
@@ -182,8 +182,8 @@ impl Builder {
 
 impl ScriptedServer {
     /// A server to configure: replies, handler, port, TLS.
-    pub fn builder() -> Builder {
-        Builder {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
             replies: Vec::new(),
             handler: None,
             port: 0,
