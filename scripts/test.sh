@@ -38,6 +38,11 @@ cargo test
 step "tests (async)"
 cargo test --features async
 
+# The real-server tests are #[ignore]d (a plain `cargo test` needs no Python): run them here.
+step "real-server tests (both builds)"
+cargo test --test suite -- --ignored real_server::
+cargo test --test suite --features async -- --ignored real_server::
+
 step "examples against the real server (both builds)"
 scripts/examples.sh
 

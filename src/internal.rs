@@ -10,10 +10,10 @@
 
 use crate::error::ApiError;
 
-pub use crate::request::{prepare, Prepared};
-pub use crate::retry::{parse_http_date, retry_after, Decision, RetryAfter};
 pub use crate::chunks::sse::{SseDecoder, SseEvent};
 pub use crate::chunks::state::StreamState;
+pub use crate::request::{prepare, Prepared};
+pub use crate::retry::{parse_http_date, retry_after, Decision, RetryAfter};
 pub use crate::structured::partial_json::parse_partial;
 
 /// [`ApiError::from_body`], which stays crate-private: `ApiError` is public, so a `pub`

@@ -10,30 +10,25 @@
 //! `ureq` then prints response headers too). Below TRACE ureq shows only non-sensitive
 //! headers. The crate docs ("TLS and private CAs") tell users to keep the `ureq` targets
 //! below TRACE; the `log` test checks every other record (all of them in the async build).
+//!
+//! A binary of its own, not a module of tests/suite: the capture installs a global `tracing`
+//! subscriber and the `log` logger, at TRACE, for the whole process. Next to the suite it
+//! would record (and slow down) every other test's traffic.
 
 mod support;
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use openai_compatible::{ChatMessage, Error, OpenAICompatibleModel};
+use openai_compatible::{Error, OpenAICompatibleModel};
 use serde_json::json;
 use support::modes::collect;
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
-
-const KEY: &str = "sk-secrets-test-key-0123456789abcdef";
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
-}
+use support::tls::Pki;
+use support::{chat_completion, hi, sse_chunks, Reply, ScriptedServer, TempDir, KEY};
 
 fn model(url: &str) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("m")
-        .url(url)
-        .api_key(KEY)
+    support::model_at(url)
         .timeout(Duration::from_millis(500))
         .max_retries(1)
         .build()
@@ -271,11 +266,8 @@ async fn provoke_every_error() -> Vec<Error> {
         );
         errors.push(e);
     }
-    let small = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    let small = support::model(&server)
         .max_response_bytes(1000)
-        .max_retries(0)
         .build()
         .unwrap();
     let e = small.complete(&hi()).await.unwrap_err();
@@ -290,16 +282,8 @@ async fn provoke_every_error() -> Vec<Error> {
 
     // Connection refused, with the key in a default query parameter of the URL too (Azure
     // style): transport errors must not print the URL.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let refused = OpenAICompatibleModel::builder("m")
-        .url(format!("http://127.0.0.1:{port}/v1"))
-        .api_key(KEY)
+    let refused = support::model_at(&support::refused_url())
         .default_query("api-key", KEY)
-        .max_retries(0)
         .build()
         .unwrap();
     let e = refused.complete(&hi()).await.unwrap_err();
@@ -328,9 +312,7 @@ async fn no_error_shows_the_key() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn debug_of_public_types_hides_the_key() {
     let server = ScriptedServer::always(Reply::sse(&sse_chunks(&["x"])));
-    let builder = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    let builder = support::model(&server)
         .default_header("api-key", KEY)
         .model_config(
             json!({"stream": true, "extra_headers": {"Authorization": format!("Bearer {KEY}")}}),
@@ -423,8 +405,7 @@ async fn log_records_never_show_the_key() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn model_io_logs_never_show_the_key() {
-    let dir = std::env::temp_dir().join(format!("oc-secrets-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("secrets-model-io");
     let echo = format!("bad key {KEY}");
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion("fine")),
@@ -433,14 +414,11 @@ async fn model_io_logs_never_show_the_key() {
         Reply::sse(&sse_chunks(&["fine"])),
         Reply::sse(&[format!("data: {}\n\n", json!({"error": {"message": echo}}))]),
     ]);
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    let m = support::model(&server)
         .default_header("api-key", KEY)
         .model_config(json!({"temperature": 0.1, "extra_headers": {"X-Key": KEY}}))
-        .max_retries(0)
         .log_model_io(true)
-        .log_dir(&dir)
+        .log_dir(dir.path())
         .build()
         .unwrap();
     let _ = m.complete(&hi()).await.unwrap();
@@ -450,7 +428,7 @@ async fn model_io_logs_never_show_the_key() {
     let _ = collect(m.stream(&hi()).await.unwrap()).await;
     drop(m);
     let mut files = 0;
-    let mut stack = vec![dir.clone()];
+    let mut stack = vec![dir.path().to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap().flatten() {
             let p = entry.path();
@@ -464,168 +442,62 @@ async fn model_io_logs_never_show_the_key() {
         }
     }
     assert!(files >= 3, "the logs were written ({files} files)");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------
 // TLS: verification on by default, a private CA trusted only when added
 // ---------------------------------------------------------------------------------------
 
-mod tls {
-    use super::*;
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A private CA and a server certificate for `names` signed by it.
-    pub struct Pki {
-        pub ca_der: Vec<u8>,
-        pub server_chain: Vec<CertificateDer<'static>>,
-        pub server_key: PrivateKeyDer<'static>,
-    }
-
-    pub fn pki(names: &[&str]) -> Pki {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "openai-compatible test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let server_key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let server_params = CertificateParams::new(names).unwrap();
-        let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-        Pki {
-            ca_der: ca.der().to_vec(),
-            server_chain: vec![server_cert.der().clone()],
-            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        }
-    }
-
-    /// A TLS server on 127.0.0.1 answering each request with a completion. Counts finished
-    /// handshakes and requests (with their Authorization header).
-    pub struct TlsServer {
-        pub port: u16,
-        pub handshakes: Arc<AtomicUsize>,
-        pub authorizations: Arc<Mutex<Vec<String>>>,
-    }
-
-    pub fn serve(pki: &Pki, connections: usize) -> TlsServer {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+/// A model that trusts the private CA: the documented way in each build.
+fn trusting(url: &str, ca_der: &[u8]) -> OpenAICompatibleModel {
+    let builder = support::model_at(url);
+    #[cfg(not(feature = "async"))]
+    let builder = {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let roots = RootCerts::new_with_certs(&[Certificate::from_der(ca_der).to_owned()]);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .into();
+        builder.agent(agent)
+    };
+    #[cfg(feature = "async")]
+    let builder = {
+        let client = openai_compatible::reqwest_client_builder(&[ca_der.to_vec()])
             .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
+            .build()
             .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let config = Arc::new(config);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let handshakes = Arc::new(AtomicUsize::new(0));
-        let authorizations = Arc::new(Mutex::new(Vec::new()));
-        let (h, a) = (Arc::clone(&handshakes), Arc::clone(&authorizations));
-        std::thread::spawn(move || {
-            for _ in 0..connections {
-                let Ok((tcp, _)) = listener.accept() else {
-                    return;
-                };
-                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-                let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut req = Vec::new();
-                let mut buf = [0u8; 4096];
-                let head_end = loop {
-                    match tls.read(&mut buf) {
-                        Ok(0) | Err(_) => break None,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                    if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break Some(end);
-                    }
-                };
-                if !tls.conn.is_handshaking() {
-                    h.fetch_add(1, Ordering::SeqCst);
-                }
-                let Some(end) = head_end else { continue };
-                let head = String::from_utf8_lossy(&req[..end]).into_owned();
-                let mut len = 0;
-                for line in head.lines() {
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if lower.starts_with("authorization:") {
-                        a.lock().unwrap().push(line[14..].trim().to_owned());
-                    }
-                }
-                while req.len() < end + 4 + len {
-                    match tls.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let body = chat_completion("over tls").to_string();
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(reply.as_bytes());
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            }
-        });
-        TlsServer {
-            port,
-            handshakes,
-            authorizations,
-        }
-    }
+        builder.http_client(client)
+    };
+    builder.build().unwrap()
+}
 
-    /// A model that trusts the private CA: the documented way in each build.
-    pub fn trusting(url: &str, ca_der: &[u8]) -> OpenAICompatibleModel {
-        let builder = OpenAICompatibleModel::builder("m")
-            .url(url)
-            .api_key(KEY)
-            .max_retries(0)
-            .timeout(Duration::from_secs(5));
-        #[cfg(not(feature = "async"))]
-        let builder = {
-            use ureq::tls::{Certificate, RootCerts, TlsConfig};
-            let roots = RootCerts::new_with_certs(&[Certificate::from_der(ca_der).to_owned()]);
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .tls_config(TlsConfig::builder().root_certs(roots).build())
-                .build()
-                .into();
-            builder.agent(agent)
-        };
-        #[cfg(feature = "async")]
-        let builder = {
-            let client = openai_compatible::reqwest_client_builder(&[ca_der.to_vec()])
-                .unwrap()
-                .build()
-                .unwrap();
-            builder.http_client(client)
-        };
-        builder.build().unwrap()
-    }
+/// A TLS scripted server presenting `pki`'s certificate, answering every request.
+fn tls_server(pki: &Pki) -> ScriptedServer {
+    ScriptedServer::builder()
+        .tls(pki.server_config())
+        .always(Reply::json(200, chat_completion("over tls")))
+        .start()
+}
+
+/// The Authorization header of every request the server received.
+fn authorizations(server: &ScriptedServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect()
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn tls_is_verified_and_a_private_ca_can_be_added() {
-    let pki = tls::pki(&["127.0.0.1", "localhost"]);
-    let server = tls::serve(&pki, 3);
-    let url = format!("https://127.0.0.1:{}/v1", server.port);
+    let pki = Pki::new(&["127.0.0.1", "localhost"]);
+    let server = tls_server(&pki);
+    let url = server.url();
 
     // The default model does not trust the private CA: refused before any byte of the
     // request (and so before the key) is sent.
-    let default = OpenAICompatibleModel::builder("m")
-        .url(&url)
-        .api_key(KEY)
-        .max_retries(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let default = support::model_at(&url).build().unwrap();
     let e = default.complete(&hi()).await.unwrap_err();
     assert!(matches!(e, Error::Connection(_)), "{e:?}");
     let shown = e.to_string().to_ascii_lowercase();
@@ -636,41 +508,35 @@ async fn tls_is_verified_and_a_private_ca_can_be_added() {
     assert_error_clean(&e);
 
     // A model that trusts the CA (also through the `localhost` name) gets its answer.
-    let c = tls::trusting(&url, &pki.ca_der)
-        .complete(&hi())
-        .await
-        .unwrap();
+    let c = trusting(&url, &pki.ca_der).complete(&hi()).await.unwrap();
     assert_eq!(c.content(), Some("over tls"));
-    let localhost = format!("https://localhost:{}/v1", server.port);
-    let c = tls::trusting(&localhost, &pki.ca_der)
+    let localhost = format!("https://localhost:{}/v1", server.port());
+    let c = trusting(&localhost, &pki.ca_der)
         .complete(&hi())
         .await
         .unwrap();
     assert_eq!(c.content(), Some("over tls"));
 
-    let auth = server.authorizations.lock().unwrap().clone();
     assert_eq!(
-        auth,
+        authorizations(&server),
         vec![format!("Bearer {KEY}"), format!("Bearer {KEY}")],
         "only the verified connections carried the key"
     );
-    assert_eq!(
-        server.handshakes.load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(server.handshakes(), 2);
+    assert_eq!(server.connections(), 3, "the refused client did connect");
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_certificate_for_another_name_is_refused() {
     // Trusted CA, wrong name: the certificate is for another host, not 127.0.0.1.
-    let pki = tls::pki(&["api.example.com"]);
-    let server = tls::serve(&pki, 1);
-    let url = format!("https://127.0.0.1:{}/v1", server.port);
-    let e = tls::trusting(&url, &pki.ca_der)
+    let pki = Pki::new(&["api.example.com"]);
+    let server = tls_server(&pki);
+    let e = trusting(&server.url(), &pki.ca_der)
         .complete(&hi())
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Connection(_)), "{e:?}");
-    assert!(server.authorizations.lock().unwrap().is_empty());
+    assert!(authorizations(&server).is_empty());
+    assert_eq!((server.hits(), server.handshakes()), (0, 0));
     assert_error_clean(&e);
 }

@@ -1,5 +1,9 @@
 //! The real llama.cpp server (scripts/server.sh): started on first use, shared by every
 //! test of the run, left running for the next binary (scripts/test.sh stops it).
+//!
+//! Starting it installs Python packages and a 98 MB model, so the tests that use it are
+//! opt-in: each is `#[ignore = "needs scripts/server.sh"]`, and scripts/test.sh runs them with
+//! `--ignored` after the hermetic suites. A plain `cargo test` never calls this.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,6 +16,10 @@ pub struct RealServer {
     pub api_key: String,
 }
 
+/// The script that installs, starts and describes the server, relative to the repository
+/// root. The one place its path is written down (the `#[ignore]` reasons only mention it).
+pub const SERVER_SCRIPT: &str = "scripts/server.sh";
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -22,13 +30,13 @@ pub fn real_server() -> RealServer {
     SERVER
         .get_or_init(|| {
             let out = Command::new("bash")
-                .arg(root().join("scripts/server.sh"))
+                .arg(root().join(SERVER_SCRIPT))
                 .arg("start")
                 .output()
-                .expect("run scripts/server.sh");
+                .unwrap_or_else(|e| panic!("run {SERVER_SCRIPT}: {e}"));
             assert!(
                 out.status.success(),
-                "scripts/server.sh start failed:\n{}",
+                "{SERVER_SCRIPT} start failed:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
             let read = |f: &str| {

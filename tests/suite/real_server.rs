@@ -1,17 +1,19 @@
 //! Against a real OpenAI-compatible server: llama.cpp's own C++ server with SmolLM2-135M,
 //! started on 127.0.0.1 by scripts/server.sh. Both builds. These tests assert structure,
 //! never the model's wording.
-
-mod support;
+//!
+//! Opt-in: the server needs Python, packages and a 98 MB model, so every test here is
+//! `#[ignore = "needs scripts/server.sh"]` and a plain `cargo test` is hermetic. scripts/test.sh
+//! runs them (`cargo test --test suite -- --ignored real_server::`, in both builds); so can you.
 
 use std::time::Duration;
 
+use crate::support::modes::collect;
+use crate::support::real::real_server;
 use openai_compatible::{
     ChatMessage, Error, FinishReason, OpenAICompatibleModel, Role, Tool, ToolCall,
 };
 use serde_json::{json, Value};
-use support::modes::collect;
-use support::real::real_server;
 
 fn model(config: Value) -> OpenAICompatibleModel {
     let server = real_server();
@@ -37,6 +39,7 @@ fn prompt() -> Vec<ChatMessage> {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn plain_completion() {
     let c = model(short()).complete(&prompt()).await.unwrap();
     assert_eq!(c.object, "chat.completion");
@@ -61,6 +64,7 @@ async fn plain_completion() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn streaming_with_usage_matches_the_plain_answer() {
     let mut config = short();
     config["stream_options"] = json!({"include_usage": true});
@@ -130,6 +134,7 @@ fn few_shot(city: &str) -> Vec<ChatMessage> {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn tools_round_trip() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "tool_choice": "required"}));
     let mut messages = few_shot("Paris");
@@ -162,6 +167,7 @@ async fn tools_round_trip() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn tools_streamed() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "stream": true}));
     let resp = m
@@ -177,6 +183,7 @@ async fn tools_streamed() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn two_choices() {
     let c = model(json!({"max_tokens": 8, "temperature": 0.8, "n": 2}))
         .complete(&prompt())
@@ -187,6 +194,7 @@ async fn two_choices() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+#[ignore = "needs scripts/server.sh"]
 async fn server_errors_are_typed_and_not_retried() {
     // A prompt beyond the 2048-token context.
     let long = "word ".repeat(3000);
@@ -215,4 +223,77 @@ async fn server_errors_are_typed_and_not_retried() {
     assert_eq!(err.status(), Some(401));
     assert!(matches!(&err, Error::Api(e) if e.kind.as_deref() == Some("authentication_error")));
     assert!(!format!("{err:?}").contains("sk-wrong-key-0123456789"));
+}
+
+/// Structured output: llama.cpp enforces a `json_schema` response format with a grammar.
+#[cfg(feature = "schema")]
+mod structured {
+    use super::*;
+    use crate::support::modes::events;
+    use openai_compatible::{ParsePath, StructuredEvent};
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct CountryFacts {
+        country: String,
+        capital: String,
+        has_coast: bool,
+    }
+
+    fn real_model() -> OpenAICompatibleModel {
+        let server = real_server();
+        OpenAICompatibleModel::builder("smollm2")
+            .url(server.url)
+            .api_key(server.api_key)
+            .timeout(Duration::from_secs(120))
+            .max_retries(1)
+            .model_config(json!({"temperature": 0, "seed": 42, "max_tokens": 120}))
+            .build()
+            .unwrap()
+    }
+
+    fn geography() -> Vec<ChatMessage> {
+        vec![
+            ChatMessage::system("You answer geography questions as JSON."),
+            ChatMessage::user("Give the facts about France."),
+        ]
+    }
+
+    #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+    #[ignore = "needs scripts/server.sh"]
+    async fn typed_parse_plain_and_streamed() {
+        let m = real_model();
+        let plain = m.parse::<CountryFacts>(&geography(), None).await.unwrap();
+        assert_eq!(
+            plain.path,
+            ParsePath::JsonSchema,
+            "llama.cpp knows json_schema"
+        );
+        let facts = plain.parsed().expect("a parsed answer");
+        assert!(!facts.country.is_empty());
+
+        let mut stream = m.stream_parse::<CountryFacts>(&geography(), None).unwrap();
+        let all = events(&mut stream).await;
+        let partials = all
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Ok(StructuredEvent::ContentDelta {
+                        parsed: Some(_),
+                        ..
+                    })
+                )
+            })
+            .count();
+        assert!(partials > 3, "{all:?}");
+        assert!(all
+            .iter()
+            .any(|e| matches!(e, Ok(StructuredEvent::ContentDone { .. }))));
+        let streamed = stream.final_completion().await.unwrap();
+        // Greedy decoding without a prompt cache: the streamed answer is the same answer.
+        assert_eq!(streamed.content(), plain.content());
+    }
 }

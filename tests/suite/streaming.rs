@@ -1,32 +1,22 @@
 //! Streams against the scripted loopback server, in both builds: recorded provider streams,
 //! quirks, in-stream errors, stalls, long healthy streams, early drops.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use openai_compatible::{
-    ChatCompletion, ChatCompletionChunk, ChatMessage, Error, FinishReason, OpenAICompatibleModel,
-    TimeoutPhase,
+    ChatCompletion, ChatCompletionChunk, Error, FinishReason, OpenAICompatibleModel, TimeoutPhase,
 };
 use serde_json::{json, Value};
-use support::modes::{collect, next};
-use support::{sse_chunks, Reply, ScriptedServer};
 
-const KEY: &str = "sk-stream-secret-0123456789";
+use crate::support::modes::{collect, next};
+use crate::support::{self, assert_elapsed, assert_timeout, hi, sse_chunks, Reply, ScriptedServer};
 
 fn model(server: &ScriptedServer, timeout: Duration, retries: u32) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    support::model(server)
         .timeout(timeout)
         .max_retries(retries)
         .build()
         .unwrap()
-}
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
 }
 
 /// Every item of one stream from `server` (5 s timeout, no retries).
@@ -147,9 +137,7 @@ async fn every_recorded_provider_stream_accumulates() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn usage_chunk_and_the_request_says_stream() {
     let server = ScriptedServer::start(vec![Reply::sse(&[capture("xllamacpp-stream.sse")])]);
-    let m = OpenAICompatibleModel::builder("smollm2")
-        .url(server.url())
-        .api_key(KEY)
+    let m = support::model(&server)
         .model_config(json!({"stream": true, "stream_options": {"include_usage": true}}))
         .build()
         .unwrap();
@@ -254,15 +242,9 @@ async fn a_silent_stream_times_out_after_the_timeout() {
         }
     };
     assert_eq!(ok, 2);
-    assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::StreamIdle, after } if after == Duration::from_millis(500)),
-        "{err:?}"
-    );
-    let waited = t.elapsed();
-    assert!(
-        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
-        "{waited:?}"
-    );
+    let after = assert_timeout(&err, TimeoutPhase::StreamIdle);
+    assert_eq!(after, Duration::from_millis(500));
+    assert_elapsed(t, Duration::from_millis(450)..Duration::from_secs(3));
     let after = next(&mut stream).await;
     assert!(after.is_none(), "nothing after the error");
     // Reading past the end keeps answering "nothing", in both builds.
@@ -301,17 +283,8 @@ async fn the_head_wait_is_bounded_and_retried() {
         .stream(&hi())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::ResponseHead,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(t.elapsed() < Duration::from_secs(3));
+    assert_timeout(&err, TimeoutPhase::ResponseHead);
+    assert_elapsed(t, ..Duration::from_secs(3));
     assert_eq!(server.hits(), 2);
 }
 
@@ -431,9 +404,5 @@ async fn a_trickling_error_body_cannot_hold_the_caller() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(400), "{err:?}");
-    assert!(
-        t.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert_elapsed(t, ..Duration::from_millis(2500));
 }

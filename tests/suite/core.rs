@@ -1,35 +1,29 @@
 //! The core client against the scripted loopback server: body, headers, retries, timeouts,
 //! errors. Every test runs in both builds (`cargo test` and `cargo test --features async`).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use openai_compatible::{
-    ChatMessage, Error, ErrorCode, ModelResponse, OpenAICompatibleModel, TimeoutPhase, Tool,
+    Error, ErrorCode, ModelResponse, OpenAICompatibleModel, TimeoutPhase, Tool,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
 
-const KEY: &str = "sk-test-secret-key-0123456789";
+use crate::support::{
+    self, assert_elapsed, assert_timeout, chat_completion, hi, Reply, ScriptedServer, KEY,
+};
 
+/// The preset model with this config and retries.
 fn model_with(server: &ScriptedServer, config: Value, retries: u32) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key(KEY)
-        .timeout(Duration::from_secs(5))
+    support::model(server)
         .max_retries(retries)
         .model_config(config)
         .build()
         .unwrap()
 }
 
+/// The preset model with three retries (the crate's default).
 fn model(server: &ScriptedServer) -> OpenAICompatibleModel {
     model_with(server, json!({}), 3)
-}
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -51,9 +45,7 @@ async fn plain_completion_and_exact_body() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn headers_and_query() {
     let server = ScriptedServer::start(vec![Reply::json(200, chat_completion("x"))]);
-    let m = OpenAICompatibleModel::builder("m")
-        .url(format!("{}/", server.url()))
-        .api_key(KEY)
+    let m = support::model_at(&format!("{}/", server.url()))
         .organization("org-1")
         .project("proj-1")
         .default_header("X-Custom", "c")
@@ -205,11 +197,7 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(
-        t.elapsed() < Duration::from_millis(350),
-        "{:?}",
-        t.elapsed()
-    );
+    assert_elapsed(t, ..Duration::from_millis(350));
 
     // retry-after in seconds: at least that long.
     let server = ScriptedServer::start(vec![
@@ -218,11 +206,7 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(
-        t.elapsed() >= Duration::from_millis(950),
-        "{:?}",
-        t.elapsed()
-    );
+    assert_elapsed(t, Duration::from_millis(950)..);
 
     // An HTTP date two seconds ahead (whole seconds: at least one second of wait).
     let when = httpdate(std::time::SystemTime::now() + Duration::from_secs(2));
@@ -232,11 +216,7 @@ async fn retry_after_forms_are_honoured() {
     ]);
     let t = Instant::now();
     model(&server).complete(&hi()).await.unwrap();
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        t.elapsed()
-    );
+    assert_elapsed(t, Duration::from_millis(900)..);
     assert_eq!(server.hits(), 2);
 
     // More than 120 s: not retried at all.
@@ -247,7 +227,7 @@ async fn retry_after_forms_are_honoured() {
     let err = model(&server).complete(&hi()).await.unwrap_err();
     assert!(err.is_rate_limit());
     assert_eq!(server.hits(), 1);
-    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_elapsed(t, ..Duration::from_secs(2));
 }
 
 fn httpdate(t: std::time::SystemTime) -> String {
@@ -278,13 +258,7 @@ fn httpdate(t: std::time::SystemTime) -> String {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn connection_refused_is_retried_then_reported() {
-    let url = {
-        let server = ScriptedServer::start(vec![]);
-        server.url()
-    }; // dropped: nothing listens there any more
-    let m = OpenAICompatibleModel::builder("m")
-        .url(url)
-        .api_key(KEY)
+    let m = support::model_at(&support::refused_url())
         .max_retries(1)
         .build()
         .unwrap();
@@ -292,11 +266,7 @@ async fn connection_refused_is_retried_then_reported() {
     let err = m.complete(&hi()).await.unwrap_err();
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
     // One backoff delay (0.375–0.5 s) between the two attempts.
-    assert!(
-        t.elapsed() >= Duration::from_millis(370),
-        "{:?}",
-        t.elapsed()
-    );
+    assert_elapsed(t, Duration::from_millis(370)..);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -315,20 +285,15 @@ async fn a_stalled_server_times_out() {
     let server = ScriptedServer::always(
         Reply::json(200, chat_completion("late")).delay_head(Duration::from_secs(5)),
     );
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
+    let m = support::model(&server)
         .timeout(Duration::from_millis(400))
-        .max_retries(0)
         .build()
         .unwrap();
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after } if after == Duration::from_millis(400)),
-        "{err:?}"
-    );
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let after = assert_timeout(&err, TimeoutPhase::Total);
+    assert_eq!(after, Duration::from_millis(400));
+    assert_elapsed(t, ..Duration::from_secs(2));
     assert!(err.to_string().contains("timed out"));
 }
 
@@ -341,7 +306,7 @@ async fn per_call_timeout_in_config_overrides() {
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
     assert!(err.is_timeout());
-    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_elapsed(t, ..Duration::from_secs(2));
 }
 
 /// A reply and the status, message, code and type the error must carry.
@@ -472,13 +437,11 @@ async fn futures_are_send_and_spawnable() {
     let mut handles = Vec::new();
     for _ in 0..4 {
         let m = m.clone();
-        handles.push(tokio::spawn(async move {
-            m.complete(&[ChatMessage::user("x")]).await
-        }));
+        handles.push(tokio::spawn(async move { m.complete(&hi()).await }));
     }
     let m2 = m.clone();
     let streamed = tokio::spawn(async move {
-        let s = m2.stream(&[ChatMessage::user("x")]).await?;
+        let s = m2.stream(&hi()).await?;
         s.accumulate().await
     });
     for h in handles {

@@ -22,24 +22,19 @@
 //!   `Authorization` header must not travel to another host): the 3xx comes back as an
 //!   `Error::Api` whose message names the refused location.
 
-mod support;
-
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use openai_compatible::defaults::MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES;
-use openai_compatible::{ChatMessage, Error, OpenAICompatibleModel, TimeoutPhase};
+use openai_compatible::{Error, OpenAICompatibleModel, TimeoutPhase};
 use serde_json::json;
-use support::modes::{collect, next};
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
-const KEY: &str = "sk-faults-secret-0123456789";
+use crate::support::modes::{collect, next, wait_until};
+use crate::support::{
+    self, assert_elapsed, assert_timeout, chat_completion, hi, sse_chunks, Reply, ScriptedServer,
+};
 
 fn model_at(url: &str, timeout: Duration, retries: u32) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("m")
-        .url(url)
-        .api_key(KEY)
+    support::model_at(url)
         .timeout(timeout)
         .max_retries(retries)
         .build()
@@ -48,10 +43,6 @@ fn model_at(url: &str, timeout: Duration, retries: u32) -> OpenAICompatibleModel
 
 fn model(server: &ScriptedServer, timeout: Duration) -> OpenAICompatibleModel {
     model_at(&server.url(), timeout, 0)
-}
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
 }
 
 fn ok() -> Reply {
@@ -99,75 +90,19 @@ fn trickle(body: &[u8], gap: Duration) -> Vec<(Vec<u8>, Duration)> {
     body.iter().map(|b| (vec![*b], gap)).collect()
 }
 
-/// Records what a fault returned (`cargo test --test faults -- --nocapture` lists them).
+/// Records what a fault returned (`cargo test --test suite faults:: -- --nocapture` lists them).
 fn seen(case: &str, err: &Error) {
     eprintln!("fault [{case}] -> {err:?} / {err}");
-}
-
-fn within(t: Instant, lo: Duration, hi: Duration) {
-    let took = t.elapsed();
-    assert!(
-        took >= lo && took < hi,
-        "took {took:?}, expected {lo:?}..{hi:?}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------
 // Connection faults
 // ---------------------------------------------------------------------------------------
 
-/// Answers one request on `listener` with a completion, then one stream, then closes.
-fn serve_two_on(listener: TcpListener) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let replies = [
-            {
-                let body = chat_completion("recovered").to_string();
-                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
-            },
-            {
-                let body: String = sse_chunks(&["recovered", " stream"]).concat();
-                format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
-            },
-        ];
-        for reply in replies {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Head, then Content-Length bytes of body.
-            loop {
-                let n = conn.read(&mut buf).unwrap();
-                assert!(n > 0, "client closed early");
-                req.extend_from_slice(&buf[..n]);
-                if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .map_or(0, |v| v.trim().parse().unwrap());
-                    while req.len() < end + 4 + len {
-                        let n = conn.read(&mut buf).unwrap();
-                        assert!(n > 0, "client closed early");
-                        req.extend_from_slice(&buf[..n]);
-                    }
-                    break;
-                }
-            }
-            conn.write_all(reply.as_bytes()).unwrap();
-            let _ = conn.shutdown(std::net::Shutdown::Write);
-            let _ = conn.read(&mut buf);
-        }
-    })
-}
-
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn connection_refused() {
     // A port that was just free: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let m = model_at(
         &format!("http://127.0.0.1:{port}/v1"),
         Duration::from_secs(2),
@@ -178,16 +113,18 @@ async fn connection_refused() {
     seen("connection_refused (plain #1)", &err);
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
     assert!(err.is_transient());
-    within(t, Duration::ZERO, Duration::from_secs(2));
+    assert_elapsed(t, ..Duration::from_secs(2));
     let err = m.stream(&hi()).await.unwrap_err();
     seen("connection_refused (stream open #2)", &err);
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
 
     // The server comes up on that port: the same model connects.
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let server = serve_two_on(listener);
+    let server = ScriptedServer::builder()
+        .port(port)
+        .replies(vec![ok(), ok_stream()])
+        .start();
     still_works(&m).await;
-    server.join().unwrap();
+    assert_eq!(server.hits(), 2);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -381,11 +318,9 @@ async fn a_trickling_plain_answer_fails_after_the_timeout() {
         "a_trickling_plain_answer_fails_after_the_timeout (plain #1)",
         &err,
     );
-    assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after } if after == Duration::from_secs(1)),
-        "{err:?}"
-    );
-    within(t, Duration::from_millis(900), Duration::from_millis(2500));
+    let after = assert_timeout(&err, TimeoutPhase::Total);
+    assert_eq!(after, Duration::from_secs(1));
+    assert_elapsed(t, Duration::from_millis(900)..Duration::from_millis(2500));
     still_works(&m).await;
 }
 
@@ -404,7 +339,7 @@ async fn a_trickling_stream_lives_while_bytes_come_faster_than_the_timeout() {
     let c = m.stream(&hi()).await.unwrap().accumulate().await;
     let c = c.unwrap_or_else(|e| panic!("a lively trickle was cut: {e:?}"));
     assert_eq!(c.content(), Some("drip"));
-    within(t, Duration::from_millis(1500), Duration::from_secs(10));
+    assert_elapsed(t, Duration::from_millis(1500)..Duration::from_secs(10));
     still_works(&m).await;
 }
 
@@ -420,14 +355,10 @@ async fn a_stream_trickling_slower_than_the_timeout_fails() {
     let mut s = m.stream(&hi()).await.unwrap();
     let t = Instant::now();
     let first = next(&mut s).await;
-    match first {
-        Some(Err(Error::Timeout {
-            phase: TimeoutPhase::StreamIdle,
-            after,
-        })) => assert_eq!(after, Duration::from_millis(300)),
-        other => panic!("{other:?}"),
-    }
-    within(t, Duration::from_millis(250), Duration::from_millis(1500));
+    let err = first.expect("an item").expect_err("a timeout");
+    let after = assert_timeout(&err, TimeoutPhase::StreamIdle);
+    assert_eq!(after, Duration::from_millis(300));
+    assert_elapsed(t, Duration::from_millis(250)..Duration::from_millis(1500));
     let after = next(&mut s).await;
     assert!(after.is_none());
     drop(s);
@@ -457,44 +388,22 @@ async fn stalled_answers_time_out() {
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
     seen("stalled_answers_time_out (plain #1)", &err);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::Total,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    within(t, Duration::from_millis(350), Duration::from_millis(2000));
+    assert_timeout(&err, TimeoutPhase::Total);
+    assert_elapsed(t, Duration::from_millis(350)..Duration::from_millis(2000));
 
     let items = collect(m.stream(&hi()).await.unwrap()).await;
     for e in items.iter().filter_map(|i| i.as_ref().err()) {
         seen("stalled_answers_time_out (stream item #2)", e);
     }
-    assert!(
-        matches!(
-            items.as_slice(),
-            [Err(Error::Timeout {
-                phase: TimeoutPhase::StreamIdle,
-                ..
-            })]
-        ),
-        "{items:?}"
-    );
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_timeout(items[0].as_ref().unwrap_err(), TimeoutPhase::StreamIdle);
     let items = collect(m.stream(&hi()).await.unwrap()).await;
     for e in items.iter().filter_map(|i| i.as_ref().err()) {
         seen("stalled_answers_time_out (stream item #3)", e);
     }
     assert_eq!(items.len(), 3, "{items:?}");
-    assert!(matches!(
-        &items[2],
-        Err(Error::Timeout {
-            phase: TimeoutPhase::StreamIdle,
-            ..
-        })
-    ));
+    assert!(items[..2].iter().all(Result::is_ok), "{items:?}");
+    assert_timeout(items[2].as_ref().unwrap_err(), TimeoutPhase::StreamIdle);
     still_works(&m).await;
 }
 
@@ -539,7 +448,7 @@ async fn a_50_mb_body_hits_the_size_limit() {
         "{:?}",
         items.iter().map(|i| i.as_ref().err()).collect::<Vec<_>>()
     );
-    within(t, Duration::ZERO, Duration::from_secs(20));
+    assert_elapsed(t, ..Duration::from_secs(20));
     still_works(&m).await;
 }
 
@@ -552,10 +461,7 @@ async fn a_configured_size_limit() {
         ok(),
         ok_stream(),
     ]);
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key(KEY)
-        .max_retries(0)
+    let m = support::model(&server)
         .max_response_bytes(1000)
         .build()
         .unwrap();
@@ -644,20 +550,6 @@ async fn a_redirect_to_another_host_is_refused() {
 
 /// A real gzip bomb: ~50 KB on the wire that inflates to 50 MB. The limit applies to the
 /// decoded size, so it fails like an honest 50 MB body, quickly and without holding 50 MB.
-fn gzip_reply(content_type: &str, text: &[u8]) -> Reply {
-    use flate2::write::GzEncoder;
-    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(text).unwrap();
-    let body = gz.finish().unwrap();
-    let mut out = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    Reply::raw(&out)
-}
-
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_gzip_bomb_hits_the_size_limit() {
     let zeros = "0".repeat(50 * 1024 * 1024);
@@ -666,8 +558,8 @@ async fn a_gzip_bomb_hits_the_size_limit() {
         "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{zeros}\"}}}}]}}\n\n"
     );
     drop(zeros);
-    let bomb = gzip_reply("application/json", plain.as_bytes());
-    let stream_bomb = gzip_reply("text/event-stream", sse.as_bytes());
+    let bomb = Reply::text(200, "application/json", &plain).gzip();
+    let stream_bomb = Reply::text(200, "text/event-stream", &sse).gzip();
     drop((plain, sse));
     let server = ScriptedServer::start(vec![bomb, stream_bomb, ok(), ok_stream()]);
     let m = model(&server, Duration::from_secs(20));
@@ -687,87 +579,38 @@ async fn a_gzip_bomb_hits_the_size_limit() {
         "{:?}",
         items.iter().map(|i| i.as_ref().err()).collect::<Vec<_>>()
     );
-    within(t, Duration::ZERO, Duration::from_secs(20));
+    assert_elapsed(t, ..Duration::from_secs(20));
     still_works(&m).await;
 }
 
-/// Accepts `n` connections; on each, reads the request head and then sends a response head
-/// one byte every 100 ms (a slowloris server), until the client gives up.
-fn trickling_head_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        for _ in 0..n {
-            let Ok((mut conn, _)) = listener.accept() else {
-                return;
-            };
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => seen.extend_from_slice(&buf[..k]),
-                }
-            }
-            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-            for b in head {
-                std::thread::sleep(Duration::from_millis(100));
-                if conn.write_all(&[*b]).is_err() {
-                    break; // the client gave up
-                }
-            }
-        }
-    });
-    (port, handle)
+/// A response head sent one byte every 100 ms (a slowloris server), ~13 s in all; the
+/// connection closes when the client gives up (a write fails).
+fn trickling_head() -> Reply {
+    let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    Reply::raw(&[]).pieces(trickle(head, Duration::from_millis(100)))
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_head_trickling_byte_by_byte_is_bounded_by_the_timeout() {
     // The head's bytes come every 100 ms, well inside the 600 ms timeout, but the whole head
     // would take ~13 s: the wait for a head is bounded as a whole, not per byte.
-    let (port, server) = trickling_head_server(2);
-    let m = model_at(
-        &format!("http://127.0.0.1:{port}/v1"),
-        Duration::from_millis(600),
-        0,
-    );
+    let server = ScriptedServer::start(vec![trickling_head(), trickling_head()]);
+    let m = model(&server, Duration::from_millis(600));
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
     seen("a_head_trickling (plain)", &err);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::Total,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    within(t, Duration::from_millis(550), Duration::from_millis(2500));
+    assert_timeout(&err, TimeoutPhase::Total);
+    assert_elapsed(t, Duration::from_millis(550)..Duration::from_millis(2500));
     let t = Instant::now();
     let err = m.stream(&hi()).await.unwrap_err();
     seen("a_head_trickling (stream open)", &err);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::ResponseHead,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    within(t, Duration::from_millis(550), Duration::from_millis(2500));
+    assert_timeout(&err, TimeoutPhase::ResponseHead);
+    assert_elapsed(t, Duration::from_millis(550)..Duration::from_millis(2500));
     drop(m);
-    // The server thread ends when its writes fail, i.e. once the client closed both
-    // connections. (Async: join off the runtime thread, whose tasks must run to close them.)
-    #[cfg(not(feature = "async"))]
-    server.join().unwrap();
-    #[cfg(feature = "async")]
-    tokio::task::spawn_blocking(move || server.join().unwrap())
-        .await
-        .unwrap();
-    within(t, Duration::ZERO, Duration::from_secs(3));
+    // A connection's thread ends when its writes fail, i.e. once the client closed it.
+    // (Async: waiting yields, the runtime's tasks must run to close them.)
+    let closed = wait_until(Duration::from_secs(3), || server.open() == 0).await;
+    assert!(closed, "{} connections still open", server.open());
+    assert_elapsed(t, ..Duration::from_secs(3));
+    assert_eq!((server.connections(), server.hits()), (2, 2));
 }

@@ -11,7 +11,7 @@ use openai_compatible::{
 };
 use serde_json::{json, Value};
 
-const FIXTURE: &str = include_str!("data/token_counts.json");
+const FIXTURE: &str = include_str!("../data/token_counts.json");
 
 fn counter() -> OpenAITokenCounter {
     OpenAITokenCounter::default()
@@ -321,18 +321,9 @@ fn be32(n: u32) -> [u8; 4] {
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 /// The PNG signature and IHDR chunk: all a size reader needs.

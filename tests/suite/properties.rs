@@ -12,19 +12,15 @@
 //!
 //! Crate-private pure functions have their own `mod proptests` at the end of their file.
 
-mod support;
-
 use std::time::Duration;
 
-use openai_compatible::{
-    ChatCompletion, ChatCompletionChunk, ChatMessage, ChunkAccumulator, Error,
-    OpenAICompatibleModel,
-};
+use openai_compatible::{ChatCompletion, ChatCompletionChunk, ChunkAccumulator, Error};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
-use support::modes::collect;
-use support::{Reply, ScriptedServer};
+
+use crate::support::modes::collect;
+use crate::support::{self, hi, Reply, ScriptedServer};
 
 fn config(cases: u32) -> Config {
     Config {
@@ -32,10 +28,6 @@ fn config(cases: u32) -> Config {
         failure_persistence: None,
         ..Config::default()
     }
-}
-
-fn hi() -> Vec<ChatMessage> {
-    vec![ChatMessage::user("hi")]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -103,13 +95,7 @@ fn split(body: &[u8], cuts: &[u16]) -> Vec<(Vec<u8>, Duration)> {
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn stream_chunks(server: &ScriptedServer) -> Vec<ChatCompletionChunk> {
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-properties-0123456789")
-        .max_retries(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let m = support::model(server).build().unwrap();
     let s = m.stream(&hi()).await.unwrap();
     collect(s)
         .await
@@ -379,12 +365,7 @@ fn deserializing_any_json_never_panics_and_round_trips() {
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn error_of(server: &ScriptedServer) -> Error {
-    let m = OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-properties-0123456789")
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let m = support::model(server).build().unwrap();
     m.complete(&hi()).await.unwrap_err()
 }
 

@@ -2,8 +2,6 @@
 //! text, the config flag, agent folders, failures that must not fail the request) and the
 //! `tracing` output of a request with a retry. Every test runs in both builds.
 
-mod support;
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,30 +13,12 @@ use openai_compatible::{
     ChatMessage, ModelResponse, OpenAICompatibleModel, OpenAICompatibleModelBuilder, Tool,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
-const KEY: &str = "sk-test-logging-secret-0123456789";
+use crate::support::{self, chat_completion, sse_chunks, Reply, ScriptedServer, TempDir, KEY};
 
-/// A fresh, empty folder for one test's logs.
-fn temp_dir(test: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "openai-compatible-logs-{}-{test}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
+/// The preset model, logging its I/O into `dir`.
 fn builder(server: &ScriptedServer, dir: &Path) -> OpenAICompatibleModelBuilder {
-    OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key(KEY)
-        .timeout(Duration::from_secs(5))
-        .max_retries(0)
-        .log_model_io(true)
-        .log_dir(dir)
+    support::model(server).log_model_io(true).log_dir(dir)
 }
 
 /// Every log file under `dir`, as (path, raw text), sorted by name.
@@ -94,12 +74,12 @@ fn file_name_is_camels(path: &Path) -> bool {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_plain_run_writes_camels_log_file() {
-    let dir = temp_dir("plain");
+    let dir = TempDir::new("logs-plain");
     let server = ScriptedServer::start(vec![Reply::json(
         200,
         chat_completion("<think>hm</think>hello"),
     )]);
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .model_config(json!({"temperature": 0.2, "extra_headers": {"X-Trace": "1"}}))
         .build()
         .unwrap();
@@ -109,7 +89,7 @@ async fn a_plain_run_writes_camels_log_file() {
     ];
     m.complete(&messages).await.unwrap();
 
-    let (path, log, text) = only_log(&dir);
+    let (path, log, text) = only_log(dir.path());
     assert_eq!(path.parent(), Some(Path::new("none")));
     assert!(file_name_is_camels(&path), "{path:?}");
     let keys: Vec<&str> = log
@@ -155,12 +135,11 @@ async fn a_plain_run_writes_camels_log_file() {
     // CAMEL's layout: 4-space indent; and never the key.
     assert!(text.contains("\n    \"model\": \"test-model\""), "{text}");
     assert!(!text.contains(KEY));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_tools_run_logs_the_resolved_tools() {
-    let dir = temp_dir("tools");
+    let dir = TempDir::new("logs-tools");
     let reply = {
         let mut c = chat_completion("");
         c["choices"][0]["message"] = json!({"role": "assistant", "content": null, "tool_calls": [
@@ -171,7 +150,7 @@ async fn a_tools_run_logs_the_resolved_tools() {
     };
     let server = ScriptedServer::start(vec![Reply::json(200, reply)]);
     let config_tool = Tool::function("default_tool", "unused", json!({"type": "object"}));
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .model_config(
             json!({"temperature": 0.1, "tools": [config_tool], "parallel_tool_calls": false}),
         )
@@ -192,7 +171,7 @@ async fn a_tools_run_logs_the_resolved_tools() {
         .unwrap();
     assert!(matches!(out, ModelResponse::Completion(_)));
 
-    let (_, log, text) = only_log(&dir);
+    let (_, log, text) = only_log(dir.path());
     let config = &log["request"]["model_config_dict"];
     assert_eq!(config["tools"], json!([runtime]));
     assert_eq!(config["temperature"], 0.1);
@@ -201,7 +180,6 @@ async fn a_tools_run_logs_the_resolved_tools() {
     assert_eq!(call["function"]["name"], "weather_lookup");
     assert_eq!(log["response"]["choices"][0]["finish_reason"], "tool_calls");
     assert!(text.contains("查询天气信息") && text.contains("帮我查北京天气"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn sse(delta: Value, finish: Value) -> String {
@@ -212,7 +190,7 @@ fn sse(delta: Value, finish: Value) -> String {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_stream_is_logged_when_it_ends() {
-    let dir = temp_dir("stream");
+    let dir = TempDir::new("logs-stream");
     let usage = json!({"id": "s1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
     let events = vec![
@@ -224,7 +202,7 @@ async fn a_stream_is_logged_when_it_ends() {
         "data: [DONE]\n\n".to_owned(),
     ];
     let server = ScriptedServer::start(vec![Reply::sse(&events)]);
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .model_config(json!({"stream": true, "stream_options": {"include_usage": true}}))
         .build()
         .unwrap();
@@ -234,13 +212,13 @@ async fn a_stream_is_logged_when_it_ends() {
         panic!("expected a stream");
     };
     // Until the stream ends, the file holds the request only.
-    let (_, log, _) = only_log(&dir);
+    let (_, log, _) = only_log(dir.path());
     assert_eq!(log["request"]["model_config_dict"]["stream"], true);
     assert!(log.get("response").is_none());
 
     let c = stream.accumulate().await.unwrap();
     assert_eq!(c.content(), Some("Hello, 世界"));
-    let (_, log, text) = only_log(&dir);
+    let (_, log, text) = only_log(dir.path());
     assert_eq!(log["stream_end"], "done");
     assert_eq!(
         log["response"]["choices"][0]["message"]["content"],
@@ -250,14 +228,13 @@ async fn a_stream_is_logged_when_it_ends() {
     assert_eq!(log["response"]["usage"]["total_tokens"], 7);
     assert!(is_timestamp(&log["response_timestamp"]));
     assert!(text.contains("世界"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_dropped_stream_logs_what_was_read() {
-    let dir = temp_dir("dropped");
+    let dir = TempDir::new("logs-dropped");
     let server = ScriptedServer::start(vec![Reply::sse(&support::sse_chunks(&["one", " two"]))]);
-    let m = builder(&server, &dir).build().unwrap();
+    let m = builder(&server, dir.path()).build().unwrap();
     let mut stream = m.stream(&[ChatMessage::user("hi")]).await.unwrap();
     #[cfg(not(feature = "async"))]
     let _ = (stream.next(), stream.next());
@@ -267,27 +244,26 @@ async fn a_dropped_stream_logs_what_was_read() {
         let _ = (stream.next().await, stream.next().await);
     }
     drop(stream);
-    let (_, log, _) = only_log(&dir);
+    let (_, log, _) = only_log(dir.path());
     assert_eq!(log["stream_end"], "dropped");
     assert_eq!(log["response"]["choices"][0]["message"]["content"], "one");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn non_ascii_text_stays_readable() {
-    let dir = temp_dir("unicode");
+    let dir = TempDir::new("logs-unicode");
     let server = ScriptedServer::start(vec![Reply::json(
         200,
         chat_completion("回复:你好,مرحبا,こんにちは Русский текст"),
     )]);
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .model_config(json!({"temperature": 0.3, "user": "多语言"}))
         .build()
         .unwrap();
     m.complete(&[ChatMessage::user("你好,مرحبا,こんにちは")])
         .await
         .unwrap();
-    let (_, _, text) = only_log(&dir);
+    let (_, _, text) = only_log(dir.path());
     for s in [
         "你好,مرحبا,こんにちは",
         "回复:你好,مرحبا,こんにちは",
@@ -297,14 +273,13 @@ async fn non_ascii_text_stays_readable() {
         assert!(text.contains(s), "{s} missing from {text}");
     }
     assert!(!text.contains("\\u"), "escaped text in {text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn the_config_flag_decides_whether_parameters_are_logged() {
-    let dir = temp_dir("config-flag");
+    let dir = TempDir::new("logs-config-flag");
     let server = ScriptedServer::start(vec![Reply::json(200, chat_completion("ok"))]);
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .model_config(json!({"temperature": 0.1, "lang": "中文"}))
         .log_model_config(false)
         .build()
@@ -312,82 +287,81 @@ async fn the_config_flag_decides_whether_parameters_are_logged() {
     m.complete(&[ChatMessage::user("test message")])
         .await
         .unwrap();
-    let (_, log, _) = only_log(&dir);
+    let (_, log, _) = only_log(dir.path());
     let request = log["request"].as_object().unwrap();
     assert_eq!(request.keys().collect::<Vec<_>>(), ["messages"]);
     assert_eq!(
         log["request"]["messages"],
         json!([{"role": "user", "content": "test message"}])
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn agent_ids_get_their_own_folder_and_runs_their_own_files() {
-    let dir = temp_dir("agent");
+    let dir = TempDir::new("logs-agent");
     let server = ScriptedServer::always(Reply::json(200, chat_completion("ok")));
-    let m = builder(&server, &dir)
+    let m = builder(&server, dir.path())
         .agent_id("researcher-1")
         .build()
         .unwrap();
     for _ in 0..3 {
         m.complete(&[ChatMessage::user("hi")]).await.unwrap();
     }
-    let files = log_files(&dir);
+    let files = log_files(dir.path());
     assert_eq!(files.len(), 3, "{files:?}");
     for (path, text) in &files {
-        assert_eq!(path.parent().unwrap(), dir.join("researcher-1"));
+        assert_eq!(path.parent().unwrap(), dir.path().join("researcher-1"));
         let log: Value = serde_json::from_str(text).unwrap();
         assert_eq!(log["agent_id"], "researcher-1");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_failed_request_is_logged_with_its_error() {
-    let dir = temp_dir("error");
+    let dir = TempDir::new("logs-error");
     let server = ScriptedServer::start(vec![Reply::json(
         400,
         json!({"error": {"message": "bad things", "type": "invalid_request_error"}}),
     )]);
-    let m = builder(&server, &dir).build().unwrap();
+    let m = builder(&server, dir.path()).build().unwrap();
     let err = m.complete(&[ChatMessage::user("hi")]).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
-    let (_, log, text) = only_log(&dir);
+    let (_, log, text) = only_log(dir.path());
     assert_eq!(log["response"], Value::Null);
     assert!(
         log["error"].as_str().unwrap().contains("bad things"),
         "{log}"
     );
     assert!(!text.contains(KEY));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn logging_failures_never_fail_the_request() {
     // The log "folder" is a file: nothing can be written under it.
-    let blocker = temp_dir("blocked");
-    std::fs::write(&blocker, b"not a folder").unwrap();
+    let blocker = TempDir::new("logs-blocked");
+    std::fs::write(blocker.path(), b"not a folder").unwrap();
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion("fine")),
         Reply::sse(&support::sse_chunks(&["also fine"])),
     ]);
-    let m = builder(&server, &blocker).build().unwrap();
+    let m = builder(&server, blocker.path()).build().unwrap();
     let c = m.complete(&[ChatMessage::user("hi")]).await.unwrap();
     assert_eq!(c.content(), Some("fine"));
     let s = m.stream(&[ChatMessage::user("hi")]).await.unwrap();
     let streamed = s.accumulate().await.unwrap();
     assert_eq!(streamed.content(), Some("also fine"));
-    let _ = std::fs::remove_file(&blocker);
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn switched_off_nothing_is_written() {
-    let dir = temp_dir("off");
+    let dir = TempDir::new("logs-off");
     let server = ScriptedServer::start(vec![Reply::json(200, chat_completion("ok"))]);
-    let m = builder(&server, &dir).log_model_io(false).build().unwrap();
+    let m = builder(&server, dir.path())
+        .log_model_io(false)
+        .build()
+        .unwrap();
     m.complete(&[ChatMessage::user("hi")]).await.unwrap();
-    assert!(!dir.exists());
+    assert!(!dir.path().exists());
 }
 
 // ---------------------------------------------------------------------------
@@ -627,7 +601,7 @@ async fn the_request_span_carries_the_genai_fields_and_no_content() {
         .stream(&[ChatMessage::user("private question")])
         .await
         .unwrap();
-    let chunks = support::modes::collect(stream).await;
+    let chunks = crate::support::modes::collect(stream).await;
     assert!(chunks.iter().all(Result::is_ok));
     let err = m.complete(&[ChatMessage::user("private")]).await;
     assert!(err.is_err());
@@ -679,11 +653,8 @@ async fn the_request_span_carries_the_genai_fields_and_no_content() {
 async fn tracing_records_the_mode_of_a_run_and_connection_retries() {
     let (out, _guard) = capture();
     // Nothing listens on this port: every attempt fails to connect.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", closed.local_addr().unwrap());
-    drop(closed);
     let m = OpenAICompatibleModel::builder("traced-model")
-        .url(url)
+        .url(support::refused_url())
         .api_key(KEY)
         .timeout(Duration::from_secs(5))
         .max_retries(1)

@@ -2,15 +2,13 @@
 //! server in both builds: every completion decodes and keeps what it carried, every error
 //! body becomes a typed API error. Also the custom-client path.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use openai_compatible::{ChatCompletion, ChatMessage, Error, ErrorCode, OpenAICompatibleModel};
 use serde_json::{json, Value};
-use support::{Reply, ScriptedServer};
+
+use crate::support::{self, Reply, ScriptedServer};
 
 fn captures() -> Vec<(String, String)> {
     let dir = format!("{}/tests/data/captures", env!("CARGO_MANIFEST_DIR"));
@@ -28,13 +26,7 @@ fn captures() -> Vec<(String, String)> {
 }
 
 fn model(server: &ScriptedServer) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("m")
-        .url(server.url())
-        .api_key("sk-providers-0123456789")
-        .timeout(Duration::from_secs(5))
-        .max_retries(0)
-        .build()
-        .unwrap()
+    support::model(server).build().unwrap()
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]

@@ -2,16 +2,14 @@
 //! differently configured calls, and the status / request id / rate limits / attempts of
 //! every answer and every API error.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::modes::collect;
+use crate::support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 use openai_compatible::{
     ChatMessage, Error, OpenAICompatibleModel, RequestOptions, ResponseFormat, Tool, ToolChoice,
 };
 use serde_json::{json, Value};
-use support::modes::collect;
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
 
 const KEY: &str = "sk-test-surface-key-0123456789";
 

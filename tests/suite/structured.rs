@@ -1,21 +1,20 @@
-//! Structured output against the scripted loopback server (and, at the end, the real
-//! llama.cpp server): the strict schema of derived types, typed parsing, the json_object
-//! fallback on the wire, and streamed parsing with partial JSON. Every test runs in both
-//! builds (`cargo test` and `cargo test --features async`).
-#![cfg(feature = "schema")]
-
-mod support;
+//! Structured output against the scripted loopback server: the strict schema of derived
+//! types, typed parsing, the json_object fallback on the wire, and streamed parsing with
+//! partial JSON. Every test runs in both builds (`cargo test` and `cargo test --features
+//! async`).
 
 use std::time::Duration;
 
 use openai_compatible::{
-    ChatCompletionStreamManager, ChatMessage, Error, ModelResponse, OpenAICompatibleModel,
-    ParsePath, ResponseFormat, Result, StructuredEvent, Tool,
+    ChatMessage, Error, ModelResponse, OpenAICompatibleModel, ParsePath, ResponseFormat, Result,
+    StructuredEvent, Tool,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use support::{chat_completion, sse_chunks, Reply, ScriptedServer};
+
+use crate::support::modes::events;
+use crate::support::{self, chat_completion, sse_chunks, Reply, ScriptedServer, KEY};
 
 // ---------------------------------------------------------------------------------------
 // Types and helpers
@@ -82,10 +81,7 @@ enum Alert {
 }
 
 fn model_with(server: &ScriptedServer, config: Value, retries: u32) -> OpenAICompatibleModel {
-    OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key("sk-test")
-        .timeout(Duration::from_secs(5))
+    support::model(server)
         .max_retries(retries)
         .model_config(config)
         .build()
@@ -120,35 +116,6 @@ fn ada() -> Person {
         name: "Ada".into(),
         age: 36,
     }
-}
-
-/// The next event of a manager.
-#[cfg(not(feature = "async"))]
-fn next<T: serde::de::DeserializeOwned + Send + 'static>(
-    m: &mut ChatCompletionStreamManager<T>,
-) -> Option<Result<StructuredEvent<T>>> {
-    m.next()
-}
-
-/// The next event of a manager.
-#[cfg(feature = "async")]
-async fn next<T: serde::de::DeserializeOwned + Send + 'static>(
-    m: &mut ChatCompletionStreamManager<T>,
-) -> Option<Result<StructuredEvent<T>>> {
-    futures_util::StreamExt::next(m).await
-}
-
-/// Every event until the manager ends (errors included).
-#[cfg_attr(feature = "async", maybe_async::must_be_async)]
-#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
-async fn events<T: serde::de::DeserializeOwned + Send + 'static>(
-    m: &mut ChatCompletionStreamManager<T>,
-) -> Vec<Result<StructuredEvent<T>>> {
-    let mut out = Vec::new();
-    while let Some(e) = next(m).await {
-        out.push(e);
-    }
-    out
 }
 
 /// Checks the strict-mode rules on every subschema; returns how many objects it saw.
@@ -523,7 +490,7 @@ async fn the_fallback_is_tried_once() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_server_that_only_knows_json_object_is_handled() {
     // llama-cpp-python answers json_schema with a 500 naming the response format.
-    let body = include_str!("data/captures/llama-cpp-python-err-json-schema-500.json");
+    let body = include_str!("../data/captures/llama-cpp-python-err-json-schema-500.json");
     let server = ScriptedServer::start(vec![
         Reply::text(500, "application/json", body),
         Reply::json(200, chat_completion(ADA)),
@@ -701,7 +668,7 @@ async fn run_with_a_streaming_config_gives_a_lazy_structured_stream() {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_recorded_llama_cpp_stream_parses() {
-    let body = include_str!("data/captures/xllamacpp-json-schema-stream.sse");
+    let body = include_str!("../data/captures/xllamacpp-json-schema-stream.sse");
     let server = ScriptedServer::start(vec![Reply::text(200, "text/event-stream", body)]);
     let mut stream = model(&server).stream_parse::<Person>(&ask(), None).unwrap();
     let all = events(&mut stream).await;
@@ -799,88 +766,16 @@ async fn futures_and_streams_are_send_and_spawnable() {
     assert_eq!(done.await.unwrap().unwrap().into_parsed().unwrap(), ada());
 }
 
-// ---------------------------------------------------------------------------------------
-// The real llama.cpp server (grammar-enforced json_schema)
-// ---------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[allow(dead_code)]
-struct CountryFacts {
-    country: String,
-    capital: String,
-    has_coast: bool,
-}
-
-fn real_model() -> OpenAICompatibleModel {
-    let server = support::real::real_server();
-    OpenAICompatibleModel::builder("smollm2")
-        .url(server.url)
-        .api_key(server.api_key)
-        .timeout(Duration::from_secs(120))
-        .max_retries(1)
-        .model_config(json!({"temperature": 0, "seed": 42, "max_tokens": 120}))
-        .build()
-        .unwrap()
-}
-
-fn geography() -> Vec<ChatMessage> {
-    vec![
-        ChatMessage::system("You answer geography questions as JSON."),
-        ChatMessage::user("Give the facts about France."),
-    ]
-}
-
-#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-async fn real_server_typed_parse_plain_and_streamed() {
-    let m = real_model();
-    let plain = m.parse::<CountryFacts>(&geography(), None).await.unwrap();
-    assert_eq!(
-        plain.path,
-        ParsePath::JsonSchema,
-        "llama.cpp knows json_schema"
-    );
-    let facts = plain.parsed().expect("a parsed answer");
-    assert!(!facts.country.is_empty());
-
-    let mut stream = m.stream_parse::<CountryFacts>(&geography(), None).unwrap();
-    let all = events(&mut stream).await;
-    let partials = all
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Ok(StructuredEvent::ContentDelta {
-                    parsed: Some(_),
-                    ..
-                })
-            )
-        })
-        .count();
-    assert!(partials > 3, "{all:?}");
-    assert!(all
-        .iter()
-        .any(|e| matches!(e, Ok(StructuredEvent::ContentDone { .. }))));
-    let streamed = stream.final_completion().await.unwrap();
-    // Greedy decoding without a prompt cache: the streamed answer is the same answer.
-    assert_eq!(streamed.content(), plain.content());
-}
-
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn the_key_stays_out_of_parse_errors() {
     // A model (or proxy) echoing the key in an answer that does not parse.
-    const KEY: &str = "sk-structured-secret-0123456789";
     let echo = format!("my key is {KEY}, not JSON");
     let server = ScriptedServer::start(vec![
         Reply::json(200, chat_completion(&echo)),
         Reply::json(200, chat_completion(&echo)),
         Reply::sse(&sse_chunks(&[&echo])),
     ]);
-    let m = OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key(KEY)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let m = model(&server);
     let err = m.parse::<Person>(&ask(), None).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }));
     assert!(!format!("{err} {err:?}").contains(KEY), "{err:?}");

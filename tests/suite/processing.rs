@@ -2,30 +2,15 @@
 //! results regrouped after their calls, think blocks moved into `reasoning_content` on the
 //! way back, and the `extract_thinking_from_response` switch. Every test runs in both builds.
 
-mod support;
-
-use std::time::Duration;
-
 use openai_compatible::{
-    ChatCompletion, ChatMessage, ModelResponse, OpenAICompatibleModel,
-    OpenAICompatibleModelBuilder, ToolCall,
+    ChatCompletion, ChatMessage, ModelResponse, OpenAICompatibleModel, ToolCall,
 };
 use serde_json::{json, Value};
-use support::{chat_completion, Reply, ScriptedServer};
 
-const KEY: &str = "sk-test-processing-key";
-
-fn builder(server: &ScriptedServer) -> OpenAICompatibleModelBuilder {
-    OpenAICompatibleModel::builder("test-model")
-        .url(server.url())
-        .api_key(KEY)
-        .timeout(Duration::from_secs(5))
-        .max_retries(0)
-        .log_model_io(false)
-}
+use crate::support::{self, chat_completion, Reply, ScriptedServer};
 
 fn model(server: &ScriptedServer) -> OpenAICompatibleModel {
-    builder(server).build().unwrap()
+    support::model(server).log_model_io(false).build().unwrap()
 }
 
 fn calls(ids: &[&str]) -> ChatMessage {
@@ -233,7 +218,8 @@ async fn the_switch_turns_off_both_directions_but_not_regrouping() {
         200,
         chat_completion("<think>r</think> answer"),
     )]);
-    let m = builder(&server)
+    let m = support::model(&server)
+        .log_model_io(false)
         .extract_thinking_from_response(false)
         .build()
         .unwrap();

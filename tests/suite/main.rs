@@ -1,0 +1,28 @@
+//! The behaviour tests, one binary for all of them (cargo builds and links one test
+//! executable instead of one per file). Each former `tests/<name>.rs` is a module here, so
+//! test names read `faults::reset_mid_body`, and one file still runs alone:
+//! `cargo test --test suite faults::`.
+//!
+//! Everything here shares one process and runs in parallel. Tests that change process-wide
+//! state are separate binaries: `tests/env.rs` (environment variables) and
+//! `tests/secrets.rs` (a global `tracing` subscriber and `log` logger).
+//!
+//! The real-server tests (`real_server::`) are `#[ignore]`d: scripts/test.sh runs them with
+//! `cargo test --test suite -- --ignored real_server::`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod concurrency;
+mod core;
+mod faults;
+mod logging;
+mod processing;
+mod properties;
+mod providers;
+mod real_server;
+mod request_surface;
+mod streaming;
+#[cfg(feature = "schema")]
+mod structured;
+mod tokens;
