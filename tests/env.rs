@@ -1,4 +1,4 @@
-//! Resolution from the process environment (SPEC §1). One test per binary state: the
+//! Resolution from the process environment (docs/SPEC.md §1). One test per binary state: the
 //! environment is process-wide, so every case runs in sequence inside a single test, in a
 //! binary of its own (in tests/suite, `MODEL_TIMEOUT=ten` would fail other tests' builds).
 

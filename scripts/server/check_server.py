@@ -36,7 +36,7 @@ TOOLS = [{"type": "function", "function": {
 
 def fewshot():
     """Three worked get_weather examples, then 'What is the weather in Paris?'.
-    Same body as shared/captures/xllamacpp-tools-fewshot.request.json minus tool_choice."""
+    Same body as tests/data/captures/xllamacpp-tools-fewshot.request.json minus tool_choice."""
     msgs = [{"role": "system", "content": "Always call get_weather for weather questions."}]
     for city in ("London", "Tokyo", "Berlin"):
         msgs += [

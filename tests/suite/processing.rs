@@ -1,4 +1,4 @@
-//! Message processing on the wire (SPEC §5): think tags stripped from what is sent, tool
+//! Message processing on the wire (docs/SPEC.md §5): think tags stripped from what is sent, tool
 //! results regrouped after their calls, think blocks moved into `reasoning_content` on the
 //! way back, and the `extract_thinking_from_response` switch. Every test runs in both builds.
 
