@@ -3,7 +3,7 @@
 //! never the model's wording.
 //!
 //! Opt-in: the server needs Python, packages and a 98 MB model, so every test here is
-//! `#[ignore = "needs scripts/server.sh"]` and a plain `cargo test` is hermetic. scripts/test.sh
+//! `#[ignore = "needs scripts/server/server.sh"]` and a plain `cargo test` is hermetic. scripts/test.sh
 //! runs them (`cargo test --test suite -- --ignored real_server::`, in both builds); so can you.
 
 use std::time::Duration;
@@ -39,7 +39,7 @@ fn prompt() -> Vec<ChatMessage> {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn plain_completion() {
     let c = model(short()).complete(&prompt()).await.unwrap();
     assert_eq!(c.object, "chat.completion");
@@ -64,7 +64,7 @@ async fn plain_completion() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn streaming_with_usage_matches_the_plain_answer() {
     let mut config = short();
     config["stream_options"] = json!({"include_usage": true});
@@ -134,7 +134,7 @@ fn few_shot(city: &str) -> Vec<ChatMessage> {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn tools_round_trip() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "tool_choice": "required"}));
     let mut messages = few_shot("Paris");
@@ -167,7 +167,7 @@ async fn tools_round_trip() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn tools_streamed() {
     let m = model(json!({"max_tokens": 60, "temperature": 0, "stream": true}));
     let resp = m
@@ -183,7 +183,7 @@ async fn tools_streamed() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn two_choices() {
     let c = model(json!({"max_tokens": 8, "temperature": 0.8, "n": 2}))
         .complete(&prompt())
@@ -194,7 +194,7 @@ async fn two_choices() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-#[ignore = "needs scripts/server.sh"]
+#[ignore = "needs scripts/server/server.sh"]
 async fn server_errors_are_typed_and_not_retried() {
     // A prompt beyond the 2048-token context.
     let long = "word ".repeat(3000);
@@ -262,7 +262,7 @@ mod structured {
     }
 
     #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-    #[ignore = "needs scripts/server.sh"]
+    #[ignore = "needs scripts/server/server.sh"]
     async fn typed_parse_plain_and_streamed() {
         let m = real_model();
         let plain = m.parse::<CountryFacts>(&geography(), None).await.unwrap();

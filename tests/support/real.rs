@@ -1,8 +1,8 @@
-//! The real llama.cpp server (scripts/server.sh): started on first use, shared by every
+//! The real llama.cpp server (scripts/server/server.sh): started on first use, shared by every
 //! test of the run, left running for the next binary (scripts/test.sh stops it).
 //!
 //! Starting it installs Python packages and a 98 MB model, so the tests that use it are
-//! opt-in: each is `#[ignore = "needs scripts/server.sh"]`, and scripts/test.sh runs them with
+//! opt-in: each is `#[ignore = "needs scripts/server/server.sh"]`, and scripts/test.sh runs them with
 //! `--ignored` after the hermetic suites. A plain `cargo test` never calls this.
 
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ pub struct RealServer {
 
 /// The script that installs, starts and describes the server, relative to the repository
 /// root. The one place its path is written down (the `#[ignore]` reasons only mention it).
-pub const SERVER_SCRIPT: &str = "scripts/server.sh";
+pub const SERVER_SCRIPT: &str = "scripts/server/server.sh";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
