@@ -10,7 +10,7 @@
 //!
 //! `self-test N` starts the service on a free loopback port, sends it N prompts at once and
 //! prints one `I: ANSWER` line per answer; it fails if any request does. Key and URL come from
-//! the environment (`scripts/server.sh env` prints them for the local llama.cpp server), the
+//! the environment (`scripts/server/server.sh env` prints them for the local llama.cpp server), the
 //! model name from `MODEL` (default `smollm2`).
 //!
 //! What to read: `main` builds one model and `serve` hands a clone of it to every connection's

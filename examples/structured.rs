@@ -7,7 +7,7 @@
 //!
 //! It prints one line of facts, a `so far: …` line each time the streamed JSON grows, and
 //! `streamed: …` with the final value. Key and URL come from the environment
-//! (`OPENAI_COMPATIBILITY_API_KEY`, `OPENAI_COMPATIBILITY_API_BASE_URL`; `scripts/server.sh
+//! (`OPENAI_COMPATIBILITY_API_KEY`, `OPENAI_COMPATIBILITY_API_BASE_URL`; `scripts/server/server.sh
 //! env` prints them for the local llama.cpp server, which enforces the schema with a
 //! grammar), the model name from `MODEL` (default `smollm2`). A server that does not know
 //! `json_schema` answers through the json_object fallback, and the example says so.

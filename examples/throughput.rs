@@ -10,7 +10,7 @@
 //! blocking build, and the number of requests in flight on a tokio runtime in the async build
 //! (`--features async`). Any failed request stops the run with exit code 1.
 //!
-//! `scripts/bench.sh` runs it against the project's stub server (`benches/support/`) next to
+//! `scripts/bench/bench.sh` runs it against the project's stub server (`benches/support/`) next to
 //! bare-HTTP baselines; benches/README.md has the figures.
 
 use std::process::ExitCode;

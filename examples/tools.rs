@@ -8,7 +8,7 @@
 //!
 //! It prints `tool call: get_weather({"city": …})` for each call the model makes, then
 //! `answer: …`. Key and URL come from the environment (`OPENAI_COMPATIBILITY_API_KEY`,
-//! `OPENAI_COMPATIBILITY_API_BASE_URL`; `scripts/server.sh env` prints them for the local
+//! `OPENAI_COMPATIBILITY_API_BASE_URL`; `scripts/server/server.sh env` prints them for the local
 //! llama.cpp server), the model name from `MODEL` (default `smollm2`).
 //!
 //! This is a blocking program, the crate's default mode. A build with `--features async`

@@ -52,6 +52,6 @@ mod value;
 pub use counter::{OpenAITokenCounter, TokenCounter, DEFAULT_COUNTER_MODEL};
 
 /// Python `str()` of values and `base64.b64decode`, recorded by
-/// scripts/tokens_fixture.py; the unit tests of several files here read it.
+/// scripts/gen/tokens_fixture.py; the unit tests of several files here read it.
 #[cfg(test)]
 const FIXTURE: &str = include_str!("../../tests/data/token_counts.json");

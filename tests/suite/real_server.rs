@@ -1,5 +1,5 @@
 //! Against a real OpenAI-compatible server: llama.cpp's own C++ server with SmolLM2-135M,
-//! started on 127.0.0.1 by scripts/server.sh. Both builds. These tests assert structure,
+//! started on 127.0.0.1 by scripts/server/server.sh. Both builds. These tests assert structure,
 //! never the model's wording.
 //!
 //! Opt-in: the server needs Python, packages and a 98 MB model, so every test here is
