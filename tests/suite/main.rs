@@ -21,6 +21,7 @@ mod processing;
 mod properties;
 mod providers;
 mod real_server;
+mod scripted_server;
 mod streaming;
 #[cfg(feature = "schema")]
 mod structured;
