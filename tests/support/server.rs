@@ -586,7 +586,8 @@ impl Reply {
 
     /// After the pieces, send `piece` again every `every`, for ever: a stream that never
     /// ends, until the client closes it (a write fails; counted in
-    /// [`ScriptedServer::closed_while_held`]) or the server is dropped.
+    /// [`ScriptedServer::closed_while_held`]) or the server is dropped. For chunked
+    /// ([`sse`](Self::sse)) or close-delimited bodies; each piece is one chunk.
     pub fn drip_forever(mut self, piece: &str, every: Duration) -> Reply {
         self.drip = Some((piece.as_bytes().to_vec(), every));
         self
