@@ -232,7 +232,8 @@ async fn run(args: Args) -> Result<(), String> {
     }
 }
 
-/// Prints each delta as it arrives, flushed, then a newline.
+/// Prints each delta of choice 0 as it arrives, flushed, then a newline, then choice 0's
+/// tool calls. Other choices (`n` > 1) are not printed.
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
 async fn print_stream(mut stream: openai_compatible::ChatCompletionStream) -> Result<(), String> {
@@ -240,21 +241,21 @@ async fn print_stream(mut stream: openai_compatible::ChatCompletionStream) -> Re
     let mut calls = openai_compatible::ChunkAccumulator::new();
     while let Some(chunk) = next(&mut stream).await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        if let Some(text) = chunk
-            .choices
-            .first()
-            .and_then(|c| c.delta.content.as_deref())
-        {
-            out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-            out.flush().map_err(|e| e.to_string())?;
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            if let Some(text) = choice.delta.content.as_deref() {
+                out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+            }
         }
         calls.push(&chunk);
     }
     writeln!(out).map_err(|e| e.to_string())?;
     let done = calls.finish();
     for call in done
-        .message()
-        .and_then(|m| m.tool_calls.as_ref())
+        .choices
+        .iter()
+        .find(|c| c.index == 0)
+        .and_then(|c| c.message.tool_calls.as_ref())
         .into_iter()
         .flatten()
     {
