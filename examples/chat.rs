@@ -1,8 +1,9 @@
 //! A small chat CLI over any OpenAI-compatible server — and the crate's acceptance interface.
 //!
 //! ```text
-//! chat [--model NAME] [--system TEXT] [--stream] [--json] [--max-retries N]
-//!      [--timeout SECS] [--config JSON] [--tools FILE] [--schema FILE] PROMPT
+//! chat [--model NAME] [--system TEXT] [--messages FILE] [--stream] [--json] [--meta]
+//!      [--max-retries N] [--timeout SECS] [--connect-timeout SECS] [--config JSON]
+//!      [--tools FILE] [--schema FILE] [--api-mode chat_completions|responses] [PROMPT]
 //! ```
 //!
 //! The key, URL and timeout come from the environment (`OPENAI_COMPATIBILITY_API_KEY` /
@@ -10,6 +11,17 @@
 //! `MODEL_TIMEOUT`) unless a flag overrides them. On success it prints the assistant's
 //! content (with `--json`, the whole completion as JSON) and exits 0; on failure it prints
 //! one line on stderr and exits 1 (2 for a usage error).
+//!
+//! The conversation sent is the `--system` message, then the messages of the `--messages`
+//! file (a JSON array of chat messages of any role: earlier turns, assistant tool calls,
+//! tool results), then PROMPT as a user message; PROMPT may be left out when `--messages`
+//! is given. With `--stream` and several choices (`n` in `--config`) only choice 0 is
+//! printed; `--stream --json` prints the whole completion, every choice. `--meta` adds one
+//! line on stderr when the run ends with an answer from the server (a success, or an HTTP
+//! error): `meta: ` and a JSON object with the status, request id, attempts and rate
+//! limits of the exchange. `--connect-timeout` bounds each attempt's connect (TCP, TLS).
+//! `--api-mode` takes `chat_completions`, the only mode there is so far; `responses` is
+//! refused (exit 2).
 //!
 //! Runs in both builds: `cargo run --example chat -- …` or
 //! `cargo run --features async --example chat -- …`. To do that from one file it is written
@@ -22,24 +34,52 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use openai_compatible::{ChatMessage, OpenAICompatibleModel, ResponseFormat, Tool};
-use serde_json::{Map, Value};
+use openai_compatible::{
+    ChatMessage, Error, OpenAICompatibleModel, RequestOptions, ResponseFormat, ResponseMeta, Tool,
+};
+use serde_json::{json, Map, Value};
 
-const USAGE: &str = "usage: chat [--model NAME] [--system TEXT] [--stream] [--json] \
-[--max-retries N] [--timeout SECS] [--config JSON] [--tools FILE] [--schema FILE] PROMPT";
+const USAGE: &str = "usage: chat [--model NAME] [--system TEXT] [--messages FILE] [--stream] \
+[--json] [--meta] [--max-retries N] [--timeout SECS] [--connect-timeout SECS] [--config JSON] \
+[--tools FILE] [--schema FILE] [--api-mode chat_completions|responses] [PROMPT]";
+
+/// The API a request goes to (`--api-mode`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ApiMode {
+    #[default]
+    ChatCompletions,
+    /// Not supported yet: refused before any request.
+    Responses,
+}
 
 #[derive(Debug, Default)]
 struct Args {
     model: Option<String>,
     system: Option<String>,
+    messages: Option<String>,
     stream: bool,
     json: bool,
+    meta: bool,
     max_retries: Option<u32>,
     timeout: Option<f64>,
+    connect_timeout: Option<f64>,
     config: Option<String>,
     tools: Option<String>,
     schema: Option<String>,
-    prompt: String,
+    api_mode: ApiMode,
+    /// `None` only with `--messages`.
+    prompt: Option<String>,
+}
+
+/// A positive, finite number of seconds given to flag `name`.
+fn seconds(name: &str, v: &str) -> Result<f64, String> {
+    let secs: f64 = v
+        .parse()
+        .map_err(|_| format!("{name}: {v:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("{name}: {v:?} must be positive"));
+    }
+    Ok(secs)
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -50,8 +90,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         match arg.as_str() {
             "--model" => args.model = Some(value("--model")?),
             "--system" => args.system = Some(value("--system")?),
+            "--messages" => args.messages = Some(value("--messages")?),
             "--stream" => args.stream = true,
             "--json" => args.json = true,
+            "--meta" => args.meta = true,
             "--max-retries" => {
                 let v = value("--max-retries")?;
                 args.max_retries = Some(
@@ -59,19 +101,25 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                         .map_err(|_| format!("--max-retries: {v:?} is not a whole number"))?,
                 );
             }
-            "--timeout" => {
-                let v = value("--timeout")?;
-                let secs: f64 = v
-                    .parse()
-                    .map_err(|_| format!("--timeout: {v:?} is not a number of seconds"))?;
-                if !secs.is_finite() || secs <= 0.0 {
-                    return Err(format!("--timeout: {v:?} must be positive"));
-                }
-                args.timeout = Some(secs);
+            "--timeout" => args.timeout = Some(seconds("--timeout", &value("--timeout")?)?),
+            "--connect-timeout" => {
+                let v = value("--connect-timeout")?;
+                args.connect_timeout = Some(seconds("--connect-timeout", &v)?);
             }
             "--config" => args.config = Some(value("--config")?),
             "--tools" => args.tools = Some(value("--tools")?),
             "--schema" => args.schema = Some(value("--schema")?),
+            "--api-mode" => {
+                args.api_mode = match value("--api-mode")?.as_str() {
+                    "chat_completions" => ApiMode::ChatCompletions,
+                    "responses" => ApiMode::Responses,
+                    other => {
+                        return Err(format!(
+                            "--api-mode: {other:?} is not one of chat_completions, responses"
+                        ))
+                    }
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             "--" => {
                 let rest: Vec<String> = argv.by_ref().collect();
@@ -86,9 +134,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
         }
     }
-    args.prompt = prompt
-        .filter(|p| !p.trim().is_empty())
-        .ok_or("no prompt given")?;
+    args.prompt = prompt.filter(|p| !p.trim().is_empty());
+    if args.prompt.is_none() && args.messages.is_none() {
+        return Err("no prompt given".into());
+    }
     Ok(args)
 }
 
@@ -98,11 +147,20 @@ fn read_json(path: &str, what: &str) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{what} file {path} is not JSON: {e}"))
 }
 
-/// What a run needs: the model, the conversation and the tools offered.
+/// The conversation of a `--messages` file: a JSON array of chat messages.
+fn read_messages(path: &str) -> Result<Vec<ChatMessage>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--messages {path}: {e}"))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("--messages {path}: expected a JSON array of messages: {e}"))
+}
+
+/// What a run needs: the model, the conversation, the tools offered and the per-call
+/// options.
 struct Setup {
     model: OpenAICompatibleModel,
     messages: Vec<ChatMessage>,
     tools: Option<Vec<Tool>>,
+    options: RequestOptions,
 }
 
 /// Everything up to the request: builds the model and the messages.
@@ -127,6 +185,18 @@ fn setup(args: &Args) -> Result<Setup, String> {
         }
         None => None,
     };
+    let history = match &args.messages {
+        Some(path) => {
+            let history = read_messages(path)?;
+            if history.is_empty() && args.prompt.is_none() {
+                return Err(format!(
+                    "--messages {path}: the array is empty and no PROMPT was given"
+                ));
+            }
+            history
+        }
+        None => Vec::new(),
+    };
     let mut builder =
         OpenAICompatibleModel::builder(args.model.clone().unwrap_or_else(|| "gpt-4o-mini".into()))
             .model_config(Value::Object(config));
@@ -137,15 +207,23 @@ fn setup(args: &Args) -> Result<Setup, String> {
         builder = builder.timeout(Duration::from_secs_f64(secs));
     }
     let model = builder.build().map_err(|e| e.to_string())?;
+    let mut options = RequestOptions::new();
+    if let Some(secs) = args.connect_timeout {
+        options = options.connect_timeout(Duration::from_secs_f64(secs));
+    }
     let mut messages = Vec::new();
     if let Some(system) = &args.system {
         messages.push(ChatMessage::system(system.clone()));
     }
-    messages.push(ChatMessage::user(args.prompt.clone()));
+    messages.extend(history);
+    if let Some(prompt) = &args.prompt {
+        messages.push(ChatMessage::user(prompt.clone()));
+    }
     Ok(Setup {
         model,
         messages,
         tools,
+        options,
     })
 }
 
@@ -187,74 +265,143 @@ fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result
     Ok(())
 }
 
+/// Keeps `meta` as the run's metadata (for `--meta`), if there is one.
+fn keep(seen: &mut Option<ResponseMeta>, meta: Option<&ResponseMeta>) {
+    if let Some(meta) = meta {
+        *seen = Some(meta.clone());
+    }
+}
+
+/// The message of a failed request; an error that came with a server answer (an HTTP error
+/// status, a cut-off structured answer) leaves that answer's metadata in `seen`.
+fn failed(seen: &mut Option<ResponseMeta>, e: Error) -> String {
+    match &e {
+        Error::Api(api) => keep(seen, api.meta()),
+        Error::Length(c) | Error::ContentFilter(c) => keep(seen, c.meta()),
+        _ => {}
+    }
+    e.to_string()
+}
+
+/// The `--meta` line's object: status, request id, attempts, and each rate-limit header
+/// that came.
+fn meta_json(meta: &ResponseMeta) -> Value {
+    let limits = &meta.rate_limit;
+    let mut rate_limit = Map::new();
+    let counts = [
+        ("limit_requests", limits.limit_requests),
+        ("remaining_requests", limits.remaining_requests),
+        ("limit_tokens", limits.limit_tokens),
+        ("remaining_tokens", limits.remaining_tokens),
+    ];
+    for (key, count) in counts {
+        if let Some(count) = count {
+            rate_limit.insert(key.into(), json!(count));
+        }
+    }
+    let resets = [
+        ("reset_requests", &limits.reset_requests),
+        ("reset_tokens", &limits.reset_tokens),
+    ];
+    for (key, reset) in resets {
+        if let Some(reset) = reset {
+            rate_limit.insert(key.into(), json!(reset));
+        }
+    }
+    json!({
+        "status": meta.status,
+        "request_id": meta.request_id,
+        "attempts": meta.attempts,
+        "rate_limit": rate_limit,
+    })
+}
+
+/// Runs the request and prints the answer. The metadata of the server's answer, once one
+/// arrived, is left in `seen`, also when the run then fails.
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Args, seen: &mut Option<ResponseMeta>) -> Result<(), String> {
     let Setup {
         model,
         messages,
         tools,
+        options,
     } = setup(&args)?;
+    let call = model.with_options(options);
     if let Some(path) = &args.schema {
         let format = schema_format(path)?;
         let parsed = if args.stream {
             // Streamed: the answer arrives in pieces; print the object parsed at the end.
-            model
+            let mut manager = call
                 .stream_parse_with::<Value>(&messages, &format, tools.as_deref())
-                .map_err(|e| e.to_string())?
-                .final_completion()
-                .await
+                .map_err(|e| failed(seen, e))?;
+            // The first read sends the request; its head's metadata stays known even if
+            // the stream breaks later.
+            let first = next_event(&mut manager).await;
+            keep(seen, manager.meta());
+            if let Some(Err(e)) = first {
+                return Err(failed(seen, e));
+            }
+            manager.final_completion().await
         } else {
-            model
-                .parse_with::<Value>(&messages, &format, tools.as_deref())
+            call.parse_with::<Value>(&messages, &format, tools.as_deref())
                 .await
         };
-        let value = parsed
-            .and_then(|p| p.into_parsed())
-            .map_err(|e| e.to_string())?;
+        let parsed = parsed.map_err(|e| failed(seen, e))?;
+        keep(seen, parsed.meta());
+        let value = parsed.into_parsed().map_err(|e| e.to_string())?;
         let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
         println!("{text}");
         return Ok(());
     }
-    let response = model
+    let response = call
         .run(&messages, None, tools.as_deref())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(seen, e))?;
     match response {
         openai_compatible::ModelResponse::Stream(stream) if !args.json => {
-            print_stream(stream).await?;
+            print_stream(stream, seen).await?;
             Ok(())
         }
         other => {
-            let completion = other.into_completion().await.map_err(|e| e.to_string())?;
+            if let openai_compatible::ModelResponse::Stream(stream) = &other {
+                keep(seen, stream.meta());
+            }
+            let completion = other.into_completion().await.map_err(|e| failed(seen, e))?;
+            keep(seen, completion.meta());
             print_completion(&completion, args.json)
         }
     }
 }
 
-/// Prints each delta as it arrives, flushed, then a newline.
+/// Prints each delta of choice 0 as it arrives, flushed, then a newline, then choice 0's
+/// tool calls. Other choices (`n` > 1) are not printed.
 #[cfg_attr(feature = "async", maybe_async::must_be_async)]
 #[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
-async fn print_stream(mut stream: openai_compatible::ChatCompletionStream) -> Result<(), String> {
+async fn print_stream(
+    mut stream: openai_compatible::ChatCompletionStream,
+    seen: &mut Option<ResponseMeta>,
+) -> Result<(), String> {
+    keep(seen, stream.meta());
     let mut out = std::io::stdout().lock();
     let mut calls = openai_compatible::ChunkAccumulator::new();
     while let Some(chunk) = next(&mut stream).await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        if let Some(text) = chunk
-            .choices
-            .first()
-            .and_then(|c| c.delta.content.as_deref())
-        {
-            out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-            out.flush().map_err(|e| e.to_string())?;
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            if let Some(text) = choice.delta.content.as_deref() {
+                out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+            }
         }
         calls.push(&chunk);
     }
     writeln!(out).map_err(|e| e.to_string())?;
     let done = calls.finish();
     for call in done
-        .message()
-        .and_then(|m| m.tool_calls.as_ref())
+        .choices
+        .iter()
+        .find(|c| c.index == 0)
+        .and_then(|c| c.message.tool_calls.as_ref())
         .into_iter()
         .flatten()
     {
@@ -278,19 +425,37 @@ async fn next(
     futures_util::StreamExt::next(s).await
 }
 
-fn finish(result: Result<(), String>) -> ExitCode {
-    match result {
+type Manager = openai_compatible::ChatCompletionStreamManager<Value>;
+type Event = openai_compatible::Result<openai_compatible::StructuredEvent<Value>>;
+
+#[cfg(not(feature = "async"))]
+fn next_event(m: &mut Manager) -> Option<Event> {
+    m.next()
+}
+
+#[cfg(feature = "async")]
+async fn next_event(m: &mut Manager) -> Option<Event> {
+    futures_util::StreamExt::next(m).await
+}
+
+/// The exit code of a run; prints its error, then (with `--meta`) its metadata line.
+fn finish(result: Result<(), String>, meta: Option<ResponseMeta>) -> ExitCode {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             let line = msg.replace('\n', " ");
             eprintln!("chat: {line}");
             ExitCode::FAILURE
         }
+    };
+    if let Some(meta) = meta {
+        eprintln!("meta: {}", meta_json(&meta));
     }
+    code
 }
 
 fn args_or_exit() -> Result<Args, ExitCode> {
-    parse_args(std::env::args().skip(1)).map_err(|msg| {
+    let args = parse_args(std::env::args().skip(1)).map_err(|msg| {
         if msg.is_empty() {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -298,13 +463,23 @@ fn args_or_exit() -> Result<Args, ExitCode> {
             eprintln!("chat: {msg}\n{USAGE}");
             ExitCode::from(2)
         }
-    })
+    })?;
+    if args.api_mode == ApiMode::Responses {
+        eprintln!("chat: --api-mode responses is not supported yet (only chat_completions)");
+        return Err(ExitCode::from(2));
+    }
+    Ok(args)
 }
 
 #[cfg(not(feature = "async"))]
 fn main() -> ExitCode {
     match args_or_exit() {
-        Ok(args) => finish(run(args)),
+        Ok(args) => {
+            let show_meta = args.meta;
+            let mut seen = None;
+            let result = run(args, &mut seen);
+            finish(result, seen.filter(|_| show_meta))
+        }
         Err(code) => code,
     }
 }
@@ -313,7 +488,12 @@ fn main() -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match args_or_exit() {
-        Ok(args) => finish(run(args).await),
+        Ok(args) => {
+            let show_meta = args.meta;
+            let mut seen = None;
+            let result = run(args, &mut seen).await;
+            finish(result, seen.filter(|_| show_meta))
+        }
         Err(code) => code,
     }
 }

@@ -12,6 +12,24 @@ config='{"max_tokens": 24, "temperature": 0}'
 
 fail() { echo "examples.sh: $*" >&2; exit 1; }
 
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# A real history (system, user, assistant tool calls, tool results) for chat --messages.
+python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["messages"], open(sys.argv[2], "w"))' \
+    tests/data/captures/xllamacpp-tools-fewshot.request.json "$tmp/history.json"
+# chat --meta's one stderr line: `meta: {…}` with status $2 after one attempt.
+check_meta() {
+    python3 - "$1" "$2" <<'EOF' || fail "$3: no meta line with status $2 in: $(cat "$1")"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("meta: ")]
+assert len(lines) == 1, lines
+m = json.loads(lines[0][len("meta: "):])
+assert m["status"] == int(sys.argv[2]) and m["attempts"] == 1, m
+assert set(m) == {"status", "request_id", "attempts", "rate_limit"}, m
+assert isinstance(m["rate_limit"], dict), m
+EOF
+}
+
 for features in "" "async"; do
     flags=()
     [ -n "$features" ] && flags=(--features "$features")
@@ -27,6 +45,33 @@ for features in "" "async"; do
     if cargo run -q "${flags[@]}" --example chat -- --timeout soon "x" 2>/dev/null; then
         fail "chat ($mode) accepted a bad --timeout"
     fi
+    # --messages without PROMPT, --meta on a plain answer, a stream and an HTTP error.
+    out=$(cargo run -q "${flags[@]}" --example chat -- --model smollm2 --meta --connect-timeout 5 \
+        --messages "$tmp/history.json" --config "$config" 2>"$tmp/err") \
+        || fail "chat --messages ($mode) failed: $(cat "$tmp/err")"
+    [ -n "$out" ] || fail "chat --messages ($mode) printed nothing"
+    check_meta "$tmp/err" 200 "chat --messages --meta ($mode)"
+    n2='{"n": 2, "max_tokens": 24, "temperature": 0}'
+    out=$(cargo run -q "${flags[@]}" --example chat -- --model smollm2 --stream --meta --config "$n2" "Say hello." 2>"$tmp/err") \
+        || fail "chat --stream ($mode) with n=2 failed: $(cat "$tmp/err")"
+    check_meta "$tmp/err" 200 "chat --stream --meta ($mode)"
+    first=$(cargo run -q "${flags[@]}" --example chat -- --model smollm2 --stream --json --config "$n2" "Say hello." \
+        | python3 -c 'import json,sys; c=json.load(sys.stdin); assert len(c["choices"]) == 2, c; print(c["choices"][0]["message"]["content"])') \
+        || fail "chat --stream --json ($mode) with n=2 did not print both choices"
+    [ "$out" = "$first" ] || fail "chat --stream ($mode) with n=2 printed $out, not choice 0: $first"
+    if cargo run -q "${flags[@]}" --example chat -- --model smollm2 --meta --config '{"n": "bad"}' "x" 2>"$tmp/err"; then
+        fail "chat ($mode) succeeded with n=\"bad\""
+    fi
+    check_meta "$tmp/err" 400 "chat --meta on an HTTP error ($mode)"
+    # Input errors: one stderr line, before any request.
+    rc=0
+    cargo run -q "${flags[@]}" --example chat -- --messages "$tmp/missing.json" 2>"$tmp/err" || rc=$?
+    [ "$rc" = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "^chat: --messages $tmp/missing.json: " "$tmp/err" \
+        || fail "chat --messages with a missing file ($mode): exit $rc, $(cat "$tmp/err")"
+    rc=0
+    cargo run -q "${flags[@]}" --example chat -- --api-mode responses "x" 2>"$tmp/err" || rc=$?
+    [ "$rc" = 2 ] && [ "$(cat "$tmp/err")" = "chat: --api-mode responses is not supported yet (only chat_completions)" ] \
+        || fail "chat --api-mode responses ($mode): exit $rc, $(cat "$tmp/err")"
     schema="$(mktemp)"
     printf '%s' '{"type":"object","properties":{"city":{"type":"string"},"temp_c":{"type":"integer"}}}' >"$schema"
     for stream in "" "--stream"; do
@@ -54,7 +99,9 @@ for features in "" "async"; do
         done
         ran="count_tokens, tools and structured (blocking only: notice checked)"
     fi
-    echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --schema (plain and streamed), $ran: ok"
+    echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --messages --meta," \
+        "chat --stream --meta (n=2), chat --meta on an HTTP error, chat input errors," \
+        "chat --schema (plain and streamed), $ran: ok"
 done
 
 out=$(cargo run -q --features async --example async_server -- self-test 4)
