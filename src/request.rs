@@ -34,6 +34,9 @@ pub struct Prepared {
     pub timeout: Option<Duration>,
     /// The per-call retries, overriding the model's.
     pub max_retries: Option<u32>,
+    /// A json_object fallback is ready: an error naming the response format ends the
+    /// attempts at once instead of being retried.
+    pub format_fallback: bool,
 }
 
 /// Checks a model config once, at `build()`, so that mistakes surface before any request.
@@ -407,6 +410,7 @@ pub(crate) fn prepare_call(
         query,
         timeout: opts.timeout.or(options.timeout),
         max_retries: opts.max_retries,
+        format_fallback: false,
     })
 }
 

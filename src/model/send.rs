@@ -19,6 +19,7 @@ use crate::config;
 use crate::error::{ApiError, Error, Result};
 use crate::request::Prepared;
 use crate::retry::{self, Decision, Delays};
+use crate::structured;
 use crate::transport::{self, Head, HttpRequest, StreamBody, TransportError};
 use crate::types::{MetaSlot, ResponseMeta};
 
@@ -30,6 +31,8 @@ struct Exchange<'a> {
     body: &'a [u8],
     timeout: Duration,
     max_retries: u32,
+    /// A format rejection goes to the caller's json_object fallback, not to a retry.
+    format_fallback: bool,
     delays: Delays,
     /// 0 for the first attempt, then the retries made so far.
     attempt: u32,
@@ -63,6 +66,7 @@ impl<'a> Exchange<'a> {
             body: &prepared.body,
             timeout: prepared.timeout.unwrap_or(model.timeout),
             max_retries: prepared.max_retries.unwrap_or(model.max_retries),
+            format_fallback: prepared.format_fallback,
             delays: Delays::new(),
             attempt: 0,
             started: Instant::now(),
@@ -107,7 +111,9 @@ impl Exchange<'_> {
     /// After an error status: waits and returns `Ok` when the request should be sent again,
     /// else the API error (with the refused location of a redirect).
     async fn after_status(&mut self, head: Head, body: &[u8]) -> Result<()> {
-        let decision = if self.can_retry() {
+        let format_rejected =
+            self.format_fallback && head.status >= 400 && structured::names_response_format(body);
+        let decision = if self.can_retry() && !format_rejected {
             retry::decide_status(
                 head.status,
                 &head.headers,

@@ -141,7 +141,10 @@ impl ModelCall<'_> {
             tools.or(options.tools.as_deref()),
             model.model_config().get("tools"),
         )?;
-        let prepared = model.prepare(messages, Some(format), tools, Some(false), options)?;
+        let mut prepared = model.prepare(messages, Some(format), tools, Some(false), options)?;
+        // With a schema, a rejection of the format goes straight to the fallback: retrying
+        // the same schema cannot help.
+        prepared.format_fallback = schema.is_some();
         let first_error = match model.execute(&prepared).await {
             Ok(completion) => match parse_completion::<T>(completion, path, model.secret()) {
                 Ok(parsed) => return Ok(parsed),
@@ -211,15 +214,26 @@ impl ModelCall<'_> {
         T: DeserializeOwned + Send + 'static,
     {
         let (model, options) = (self.model, &self.options);
-        let (_, path) = parse_mode(format)?;
+        let (schema, path) = parse_mode(format)?;
         check_tools(
             tools.or(options.tools.as_deref()),
             model.model_config().get("tools"),
         )?;
-        let prepared = model.prepare(messages, Some(format), tools, Some(true), options)?;
+        let mut prepared = model.prepare(messages, Some(format), tools, Some(true), options)?;
+        // Built now, sent only if the server refuses the schema (before any chunk).
+        let fallback = match schema {
+            Some(schema) => {
+                prepared.format_fallback = true;
+                let messages = with_format_instruction(messages, schema);
+                let json_object = ResponseFormat::JsonObject;
+                Some(model.prepare(&messages, Some(&json_object), tools, Some(true), options)?)
+            }
+            None => None,
+        };
         Ok(ChatCompletionStreamManager::new(
             model.clone(),
             prepared,
+            fallback,
             path,
         ))
     }
@@ -233,7 +247,8 @@ impl OpenAICompatibleModel {
     /// Nothing is sent until the manager is first read, which is why this method is not
     /// `async`; it fails right away only for a non-strict tool ([`Error::InvalidInput`]) or a
     /// request that cannot be built. The request always streams, whatever the config says.
-    /// There is no json_object fallback for streams.
+    /// If the server refuses the schema, the stream asks again with the json_object fallback
+    /// of [`parse_with`](Self::parse_with) (a refusal comes before any chunk).
     ///
     /// ```no_run
     /// # #[cfg(not(feature = "async"))] {

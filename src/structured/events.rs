@@ -121,6 +121,12 @@ struct Sent {
 
 impl<T: DeserializeOwned> EventState<T> {
     /// `path` is what the final completion reports (the request's format).
+    /// The path the final completion reports: the fallback's, when the stream had to ask
+    /// again with json_object.
+    pub(crate) fn set_path(&mut self, path: ParsePath) {
+        self.path = path;
+    }
+
     pub(crate) fn new(path: ParsePath, secret: Option<String>) -> Self {
         EventState {
             acc: ChunkAccumulator::new(),

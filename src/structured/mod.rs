@@ -14,7 +14,8 @@ mod strict;
 pub(crate) use events::EventState;
 pub use events::StructuredEvent;
 pub(crate) use parsed::{
-    check_tools, earns_fallback, parse_completion, with_format_instruction, Failure,
+    check_tools, earns_fallback, names_response_format, parse_completion, with_format_instruction,
+    Failure,
 };
 pub use parsed::{ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage};
 
@@ -22,7 +23,7 @@ use serde_json::Value;
 
 use crate::types::ResponseFormat;
 
-/// The strict-mode constructors, which run a schema through the [`strict`] transform.
+/// The strict-mode constructors, which run a schema through the strict transform.
 impl ResponseFormat {
     /// A JSON-schema format from a raw schema rewritten for OpenAI's strict mode, the
     /// transform [`for_type`](Self::for_type) applies: for a hand-written schema, a schema

@@ -366,12 +366,16 @@ pub(crate) fn earns_fallback(error: &Error) -> bool {
     };
     match api.status {
         Some(400 | 422) => true,
-        Some(_) => {
-            let body = api.body.to_ascii_lowercase();
-            body.contains("response_format") || body.contains("json_schema")
-        }
+        Some(_) => names_response_format(api.body.as_bytes()),
         None => false,
     }
+}
+
+/// Whether an error body is about the response format (llama-cpp-python answers an
+/// unsupported `json_schema` with a 500 naming `response_format`).
+pub(crate) fn names_response_format(body: &[u8]) -> bool {
+    let body = String::from_utf8_lossy(body).to_ascii_lowercase();
+    body.contains("response_format") || body.contains("json_schema")
 }
 
 /// Parse mode accepts only strict function tools (openai-python's rule): the server must

@@ -435,6 +435,76 @@ async fn fallback_after_a_400_rewrites_the_last_message_on_the_wire() {
     assert_eq!(second["messages"].as_array().unwrap().len(), 4);
 }
 
+/// llama-cpp-python's answer to a `json_schema` response format: a 500 naming it.
+fn llama_cpp_python_rejects_the_schema() -> Reply {
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/captures/llama-cpp-python-err-json-schema-500.json"
+    ))
+    .unwrap();
+    Reply::text(500, "application/json", &body)
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_format_rejection_goes_to_the_fallback_without_retries() {
+    let server = ScriptedServer::start(vec![
+        llama_cpp_python_rejects_the_schema(),
+        Reply::json(200, chat_completion(ADA)),
+    ]);
+    // Three retries are allowed, but retrying the same schema cannot help.
+    let m = model_with(&server, json!({}), 3);
+    let p = m.parse::<Person>(&ask(), None).await.unwrap();
+    assert_eq!(p.path, ParsePath::JsonObjectFallback);
+    assert_eq!(p.parsed(), Some(&ada()));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "no retry of the rejected schema");
+    assert_eq!(
+        reqs[1].json()["response_format"],
+        json!({"type": "json_object"})
+    );
+    assert_eq!(reqs[1].header("x-stainless-retry-count"), Some("0"));
+
+    // Without a schema to fall back on (plain json_object), a 500 is retried as usual.
+    let server = ScriptedServer::start(vec![
+        llama_cpp_python_rejects_the_schema(),
+        Reply::json(200, chat_completion(ADA)),
+    ]);
+    let m = model_with(&server, json!({}), 3);
+    let p = m
+        .parse_with::<Person>(&ask(), &ResponseFormat::JsonObject, None)
+        .await
+        .unwrap();
+    assert_eq!(p.path, ParsePath::JsonObject);
+    assert_eq!(
+        server.requests()[1].header("x-stainless-retry-count"),
+        Some("1")
+    );
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_stream_falls_back_to_json_object_when_the_schema_is_refused() {
+    let server = ScriptedServer::start(vec![
+        llama_cpp_python_rejects_the_schema(),
+        Reply::sse(&sse_chunks(&[r#"{"name": "Ada","#, r#" "age": 36}"#])),
+    ]);
+    let m = model_with(&server, json!({}), 3);
+    let mut stream = m.stream_parse::<Person>(&ask(), None).unwrap();
+    let all = events(&mut stream).await;
+    assert!(all.iter().all(Result::is_ok), "{all:?}");
+    let done = stream.final_completion().await.unwrap();
+    assert_eq!(done.path, ParsePath::JsonObjectFallback);
+    assert_eq!(done.parsed(), Some(&ada()));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let second = reqs[1].json();
+    assert_eq!(second["response_format"], json!({"type": "json_object"}));
+    assert_eq!(second["stream"], true);
+    assert!(second["messages"][3]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Please generate a JSON response"));
+}
+
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn fallback_after_content_that_is_not_json_or_not_the_type() {
     for first in [
@@ -716,17 +786,17 @@ async fn stream_errors_end_the_stream() {
     let stream = m.stream_parse::<Person>(&ask(), None).unwrap();
     let unread = stream.final_completion().await;
     assert!(matches!(unread, Err(Error::Length(_))), "{unread:?}");
-    // An HTTP error comes as the first item; streams have no fallback.
-    let mut stream = m.stream_parse::<Person>(&ask(), None).unwrap();
-    let all = events(&mut stream).await;
-    assert_eq!(all.len(), 1);
-    assert_eq!(all[0].as_ref().unwrap_err().status(), Some(400));
-    // An answer that does not fit the type fails at content.done.
+    // A refused schema comes before any chunk, so the stream asks again with json_object;
+    // that answer does not fit the type, so it fails at content.done.
     let mut stream = m.stream_parse::<Person>(&ask(), None).unwrap();
     let all = events(&mut stream).await;
     assert!(
         matches!(all.last(), Some(Err(Error::Decode { .. }))),
         "{all:?}"
+    );
+    assert_eq!(
+        server.requests()[3].json()["response_format"],
+        json!({"type": "json_object"})
     );
     assert_eq!(server.hits(), 4);
 }

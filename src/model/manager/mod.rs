@@ -16,7 +16,9 @@ use super::OpenAICompatibleModel;
 use crate::error::{Error, Result};
 use crate::request::Prepared;
 use crate::stream::ChatCompletionStream;
-use crate::structured::{EventState, ParsePath, ParsedChatCompletion, StructuredEvent};
+use crate::structured::{
+    earns_fallback, EventState, ParsePath, ParsedChatCompletion, StructuredEvent,
+};
 use crate::types::{MetaSlot, ResponseMeta};
 
 #[cfg(not(feature = "async"))]
@@ -40,7 +42,9 @@ use nonblocking as mode;
 /// build) or a `futures::Stream` (async build) of `Result<StructuredEvent<T>>`; after an
 /// error it ends. The finish reasons `length` and `content_filter` end it with
 /// [`Error::Length`] / [`Error::ContentFilter`], and an answer that does not parse into `T`
-/// with [`Error::Decode`]. There is no json_object fallback for streams.
+/// with [`Error::Decode`]. A server that refuses the schema (which it does before any chunk)
+/// gets the same json_object request as [`parse_with`](crate::OpenAICompatibleModel::parse_with)
+/// falls back on, and the final completion's path says so.
 ///
 /// [`ModelResponse::StructuredStream`]: crate::ModelResponse::StructuredStream
 #[must_use = "a structured stream sends nothing until it is read"]
@@ -61,9 +65,17 @@ struct Inner<T> {
     meta: Option<Arc<ResponseMeta>>,
 }
 
+/// What the first read sends, and the json_object fallback to send instead if the server
+/// rejects the schema (a rejection comes before any chunk, so nothing is lost).
+struct Request {
+    model: OpenAICompatibleModel,
+    prepared: Prepared,
+    fallback: Option<Prepared>,
+}
+
 enum Phase {
     /// Not sent yet.
-    Idle(Box<(OpenAICompatibleModel, Prepared)>),
+    Idle(Box<Request>),
     Open(ChatCompletionStream),
     Ended,
 }
@@ -83,11 +95,20 @@ impl<T> fmt::Debug for ChatCompletionStreamManager<T> {
 }
 
 impl<T: DeserializeOwned> ChatCompletionStreamManager<T> {
-    pub(crate) fn new(model: OpenAICompatibleModel, prepared: Prepared, path: ParsePath) -> Self {
+    pub(crate) fn new(
+        model: OpenAICompatibleModel,
+        prepared: Prepared,
+        fallback: Option<Prepared>,
+        path: ParsePath,
+    ) -> Self {
         let events = EventState::new(path, model.secret().map(str::to_owned));
         ChatCompletionStreamManager {
             inner: Some(Box::new(Inner {
-                phase: Phase::Idle(Box::new((model, prepared))),
+                phase: Phase::Idle(Box::new(Request {
+                    model,
+                    prepared,
+                    fallback,
+                })),
                 events,
                 failure: None,
                 meta: None,
@@ -154,8 +175,15 @@ impl<T: DeserializeOwned + Send + 'static> Inner<T> {
             match &mut self.phase {
                 Phase::Ended => return None,
                 Phase::Idle(request) => {
-                    let (model, prepared) = &**request;
-                    match model.open_stream(prepared).await {
+                    let mut opened = request.model.open_stream(&request.prepared).await;
+                    if let Err(e) = &opened {
+                        if let (true, Some(fallback)) = (earns_fallback(e), &request.fallback) {
+                            tracing::debug!(error = %e, "schema refused; streaming with json_object");
+                            self.events.set_path(ParsePath::JsonObjectFallback);
+                            opened = request.model.open_stream(fallback).await;
+                        }
+                    }
+                    match opened {
                         Ok(stream) => {
                             self.meta = stream.meta().cloned().map(Arc::new);
                             self.phase = Phase::Open(stream);
