@@ -337,6 +337,7 @@ mod decode;
 mod logging;
 pub mod models;
 pub mod processing;
+mod reasoning;
 mod request;
 mod retry;
 mod structured;
@@ -361,6 +362,7 @@ pub use model::{
     ChatClient, ChatCompletionStreamManager, ModelCall, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder,
 };
+pub use reasoning::ReasoningField;
 pub use stream::ChatCompletionStream;
 pub use structured::{
     ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage, StructuredEvent,

@@ -12,6 +12,7 @@ use super::OpenAICompatibleModel;
 use crate::config::{self, Requested, Resolved};
 use crate::error::{Error, Result};
 use crate::logging::LogOptions;
+use crate::reasoning::ReasoningField;
 use crate::request;
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
@@ -34,6 +35,7 @@ pub struct OpenAICompatibleModelBuilder {
     client: Option<Arc<dyn ChatClient>>,
     token_counter: Option<Arc<dyn TokenCounter>>,
     extract_thinking: bool,
+    reasoning_field: Option<ReasoningField>,
     io_log: LogOptions,
     /// The caller's `ureq::Agent` or `reqwest::Client`, if one was given.
     http: Option<CallerClient>,
@@ -65,6 +67,7 @@ impl OpenAICompatibleModelBuilder {
             client: None,
             token_counter: None,
             extract_thinking: true,
+            reasoning_field: None,
             io_log: LogOptions::default(),
             http: None,
         }
@@ -155,6 +158,15 @@ impl OpenAICompatibleModelBuilder {
     /// Tool-call regrouping stays on either way.
     pub fn extract_thinking_from_response(mut self, on: bool) -> Self {
         self.extract_thinking = on;
+        self
+    }
+
+    /// The field an assistant message's reasoning is sent back in, whatever the server's
+    /// answers use. By default the model sends it under the name the server answered with
+    /// (`reasoning` for vLLM 0.16 and later, which drops `reasoning_content`), and under
+    /// CAMEL's `reasoning_content` while it knows none.
+    pub fn reasoning_field(mut self, field: ReasoningField) -> Self {
+        self.reasoning_field = Some(field);
         self
     }
 
@@ -303,6 +315,8 @@ impl OpenAICompatibleModelBuilder {
                 .token_counter
                 .unwrap_or_else(|| Arc::new(OpenAITokenCounter::default())),
             extract_thinking: self.extract_thinking,
+            reasoning: Arc::default(),
+            reasoning_field: self.reasoning_field,
             io_log,
         })
     }

@@ -40,6 +40,7 @@ use crate::decode;
 use crate::error::{Error, Result};
 use crate::logging::IoLog;
 use crate::processing;
+use crate::reasoning::{self, ReasoningField, ReasoningMemory};
 use crate::request::{self, Prepared};
 use crate::stream::{ChatCompletionStream, StreamEnd};
 use crate::tokens::TokenCounter;
@@ -65,6 +66,10 @@ pub struct OpenAICompatibleModel {
     client: Option<Arc<dyn ChatClient>>,
     token_counter: Arc<dyn TokenCounter>,
     extract_thinking: bool,
+    /// The server's name for reasoning, as learned from its answers (shared by clones).
+    reasoning: Arc<ReasoningMemory>,
+    /// The builder's choice, which wins over what was learned.
+    reasoning_field: Option<ReasoningField>,
     io_log: Option<Arc<IoLog>>,
 }
 
@@ -176,7 +181,11 @@ impl OpenAICompatibleModel {
         if !options.config.is_empty() {
             request::warn_about_typos(&options.config);
         }
-        let messages = &*processing::process(messages, self.extract_thinking);
+        let field = self
+            .reasoning_field
+            .unwrap_or_else(|| self.reasoning.field());
+        let messages =
+            &*reasoning::send_as(processing::process(messages, self.extract_thinking), field);
         let rf = response_format.map(ResponseFormat::to_wire);
         let call = request::Call {
             tools,
@@ -259,8 +268,11 @@ impl OpenAICompatibleModel {
             .as_ref()
             .and_then(|l| l.request(&self.model_type, &prepared.body));
         let mut result = self.fetch_completion(prepared).await;
-        if let (Ok(completion), true) = (&mut result, self.extract_thinking) {
-            processing::extract_thinking(completion);
+        if let Ok(completion) = &mut result {
+            self.reasoning.learn_from_completion(completion);
+            if self.extract_thinking {
+                processing::extract_thinking(completion);
+            }
         }
         if let Some(record) = record {
             record.finish(result.as_ref());
@@ -347,7 +359,8 @@ impl OpenAICompatibleModel {
             self.secret().map(str::to_owned),
             self.max_response_bytes,
         )
-        .with_meta(meta))
+        .with_meta(meta)
+        .learning_reasoning(self.reasoning.clone()))
     }
 }
 

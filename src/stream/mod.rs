@@ -10,6 +10,7 @@
 
 use crate::chunks::ChunkAccumulator;
 use crate::error::Result;
+use crate::reasoning::ReasoningMemory;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,8 @@ pub struct ChatCompletionStream {
     observer: Option<Box<Observer>>,
     /// The response head's metadata, for streams that came over HTTP.
     meta: Option<Arc<ResponseMeta>>,
+    /// Where the model learns the server's name for reasoning, until it knows it.
+    reasoning: Option<Arc<ReasoningMemory>>,
 }
 
 /// How an observed stream ended.
@@ -124,6 +127,7 @@ impl ChatCompletionStream {
             source: mode::Source::http(body, secret, max_event),
             observer: None,
             meta: None,
+            reasoning: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl ChatCompletionStream {
             source: mode::Source::chunks(chunks.into_iter()),
             observer: None,
             meta: None,
+            reasoning: None,
         }
     }
 
@@ -193,8 +198,18 @@ impl ChatCompletionStream {
         Ok(completion)
     }
 
+    pub(crate) fn learning_reasoning(mut self, memory: Arc<ReasoningMemory>) -> Self {
+        self.reasoning = Some(memory);
+        self
+    }
+
     /// Hands the observer what the caller is about to receive.
     fn seen(&mut self, item: Option<&Result<ChatCompletionChunk>>) {
+        if let (Some(memory), Some(Ok(chunk))) = (&self.reasoning, item) {
+            for choice in &chunk.choices {
+                memory.learn_from_delta(&choice.delta);
+            }
+        }
         if let Some(observer) = &mut self.observer {
             observer.see(item);
         }

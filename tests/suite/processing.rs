@@ -3,7 +3,7 @@
 //! way back, and the `extract_thinking_from_response` switch. Every test runs in both builds.
 
 use openai_compatible::{
-    ChatCompletion, ChatMessage, ModelResponse, OpenAICompatibleModel, ToolCall,
+    ChatCompletion, ChatMessage, ModelResponse, OpenAICompatibleModel, ReasoningField, ToolCall,
 };
 use serde_json::{json, Value};
 
@@ -297,4 +297,61 @@ async fn a_custom_client_gets_the_same_processing() {
     );
     let seen = client.0.lock().unwrap().clone();
     assert_eq!(seen[0]["messages"][0]["content"], "prior");
+}
+
+/// The `messages` of the last request the server received.
+fn last_sent(server: &ScriptedServer) -> Vec<Value> {
+    let body = server.requests().last().unwrap().json();
+    body["messages"].as_array().cloned().unwrap_or_default()
+}
+
+/// vLLM 0.16+ streams `delta.reasoning` and reads `reasoning` back (it drops
+/// `reasoning_content`): an accumulated answer goes back under the server's name.
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn reasoning_goes_back_under_the_name_the_server_used() {
+    let vllm_stream: Vec<String> = [
+        json!({"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning": "two plus"}}]}),
+        json!({"choices": [{"index": 0, "delta": {"reasoning": " two"}}]}),
+        json!({"choices": [{"index": 0, "delta": {"content": "4"}, "finish_reason": "stop"}]}),
+    ]
+    .iter()
+    .map(|c| format!("data: {c}\n\n"))
+    .chain(["data: [DONE]\n\n".to_owned()])
+    .collect();
+    let server = ScriptedServer::start(vec![
+        Reply::sse(&vllm_stream),
+        Reply::json(200, chat_completion("ok")),
+    ]);
+    let m = model(&server);
+    let question = ChatMessage::user("2 + 2?");
+    let stream = m.stream(std::slice::from_ref(&question)).await.unwrap();
+    let answer = stream.accumulate().await.unwrap();
+    let said = answer.message().unwrap().clone();
+    assert_eq!(said.reasoning(), Some("two plus two"));
+    m.complete(&[
+        question.clone(),
+        said.clone(),
+        ChatMessage::user("and 3 + 3?"),
+    ])
+    .await
+    .unwrap();
+    let sent = last_sent(&server);
+    assert_eq!(sent[1]["reasoning"], "two plus two", "{}", sent[1]);
+    assert!(sent[1].get("reasoning_content").is_none(), "{}", sent[1]);
+
+    // A server that never named it gets CAMEL's name; the builder can force either.
+    let server = ScriptedServer::always(Reply::json(200, chat_completion("ok")));
+    let fresh = model(&server);
+    fresh
+        .complete(&[question.clone(), said.clone()])
+        .await
+        .unwrap();
+    assert_eq!(last_sent(&server)[1]["reasoning_content"], "two plus two");
+    let forced = support::model(&server)
+        .reasoning_field(ReasoningField::Reasoning)
+        .build()
+        .unwrap();
+    forced.complete(&[question, said]).await.unwrap();
+    let sent = last_sent(&server);
+    assert_eq!(sent[1]["reasoning"], "two plus two");
 }
