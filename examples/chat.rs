@@ -255,7 +255,9 @@ fn print_completion(c: &openai_compatible::ChatCompletion, json: bool) -> Result
         return Ok(());
     }
     let message = c.message().ok_or("the server returned no choices")?;
-    if let Some(text) = message.text() {
+    // A tool call often comes with `content: ""`: no empty line before it.
+    let calls = message.tool_calls.as_ref().is_some_and(|c| !c.is_empty());
+    if let Some(text) = message.text().filter(|t| !(calls && t.is_empty())) {
         writeln!(out, "{text}").map_err(|e| e.to_string())?;
     }
     for call in message.tool_calls.iter().flatten() {
@@ -385,18 +387,27 @@ async fn print_stream(
     keep(seen, stream.meta());
     let mut out = std::io::stdout().lock();
     let mut calls = openai_compatible::ChunkAccumulator::new();
+    let mut printed = false;
     while let Some(chunk) = next(&mut stream).await {
         let chunk = chunk.map_err(|e| e.to_string())?;
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            if let Some(text) = choice.delta.content.as_deref() {
+            if let Some(text) = choice.delta.content.as_deref().filter(|t| !t.is_empty()) {
                 out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
                 out.flush().map_err(|e| e.to_string())?;
+                printed = true;
             }
         }
         calls.push(&chunk);
     }
-    writeln!(out).map_err(|e| e.to_string())?;
     let done = calls.finish();
+    let has_calls = done
+        .choices
+        .iter()
+        .any(|c| c.index == 0 && c.message.tool_calls.as_ref().is_some_and(|t| !t.is_empty()));
+    // No empty line before tool calls when no text came.
+    if printed || !has_calls {
+        writeln!(out).map_err(|e| e.to_string())?;
+    }
     for call in done
         .choices
         .iter()

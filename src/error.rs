@@ -170,6 +170,7 @@ impl ApiError {
             None => redacted,
         };
         let parsed: Option<serde_json::Value> = serde_json::from_str(text.trim()).ok();
+        let structured = parsed.as_ref().is_some_and(serde_json::Value::is_object);
         let mut err = ApiError {
             status,
             message: String::new(),
@@ -190,6 +191,10 @@ impl ApiError {
                     Some(s) => format!("HTTP {s} with an empty body"),
                     None => "the server reported an error".to_owned(),
                 }
+            } else if structured {
+                // An error object without a message: the raw JSON reads worse than the
+                // status line (the body stays in `body`).
+                status_text(status).to_owned()
             } else {
                 shorten(trimmed, 300)
             };
@@ -235,6 +240,25 @@ impl ApiError {
             Some(serde_json::Value::Number(n)) => n.as_i64().map(ErrorCode::Number),
             _ => None,
         };
+    }
+}
+
+/// The reason phrase of a status, for error objects that carry no message.
+fn status_text(status: Option<u16>) -> &'static str {
+    match status {
+        Some(400) => "Bad Request",
+        Some(401) => "Unauthorized",
+        Some(403) => "Forbidden",
+        Some(404) => "Not Found",
+        Some(408) => "Request Timeout",
+        Some(413) => "Payload Too Large",
+        Some(422) => "Unprocessable Entity",
+        Some(429) => "Too Many Requests",
+        Some(500) => "Internal Server Error",
+        Some(502) => "Bad Gateway",
+        Some(503) => "Service Unavailable",
+        Some(504) => "Gateway Timeout",
+        _ => "the server gave no message",
     }
 }
 
@@ -411,6 +435,19 @@ mod tests {
         );
         assert_eq!(e.message, "bad");
         assert_eq!(e.code, Some(ErrorCode::Number(400)));
+    }
+
+    #[test]
+    fn an_error_object_without_a_message_reads_as_the_status_line() {
+        let body = br#"{"error":{"message":"","type":null}}"#;
+        let e = ApiError::from_body(Some(500), body, None, None);
+        assert_eq!(e.to_string(), "HTTP 500: Internal Server Error");
+        assert!(e.body.contains("message"));
+        let e = ApiError::from_body(Some(599), b"{}", None, None);
+        assert_eq!(e.message, "the server gave no message");
+        // Plain text is still the message.
+        let e = ApiError::from_body(Some(500), b"upstream crashed", None, None);
+        assert_eq!(e.message, "upstream crashed");
     }
 
     #[test]
