@@ -32,6 +32,8 @@ step "clippy (blocking)"
 cargo clippy --all-targets -- -D warnings
 step "clippy (async)"
 cargo clippy --all-targets --features async -- -D warnings
+step "clippy (blocking, without the default features: no tokens, no schema)"
+cargo clippy --no-default-features --features blocking --all-targets -- -D warnings
 
 step "tests (blocking)"
 cargo test

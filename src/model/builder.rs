@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::logging::LogOptions;
 use crate::reasoning::ReasoningField;
 use crate::request;
+#[cfg(feature = "tokens")]
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
 
@@ -33,6 +34,7 @@ pub struct OpenAICompatibleModelBuilder {
     default_headers: Vec<(String, String)>,
     default_query: Vec<(String, String)>,
     client: Option<Arc<dyn ChatClient>>,
+    #[cfg(feature = "tokens")]
     token_counter: Option<Arc<dyn TokenCounter>>,
     extract_thinking: bool,
     reasoning_field: Option<ReasoningField>,
@@ -65,6 +67,7 @@ impl OpenAICompatibleModelBuilder {
             default_headers: Vec::new(),
             default_query: Vec::new(),
             client: None,
+            #[cfg(feature = "tokens")]
             token_counter: None,
             extract_thinking: true,
             reasoning_field: None,
@@ -184,7 +187,9 @@ impl OpenAICompatibleModelBuilder {
     }
 
     /// Count tokens with this counter instead of the default [`OpenAITokenCounter`] for
-    /// gpt-4o-mini (CAMEL's `token_counter`).
+    /// gpt-4o-mini (CAMEL's `token_counter`; feature `tokens`).
+    #[cfg(feature = "tokens")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
     pub fn token_counter(mut self, counter: impl TokenCounter + 'static) -> Self {
         self.token_counter = Some(Arc::new(counter));
         self
@@ -311,6 +316,7 @@ impl OpenAICompatibleModelBuilder {
             http,
             client: self.client,
             // Cheap: the BPE table is built on the first count, once per process.
+            #[cfg(feature = "tokens")]
             token_counter: self
                 .token_counter
                 .unwrap_or_else(|| Arc::new(OpenAITokenCounter::default())),

@@ -43,6 +43,7 @@ use crate::processing;
 use crate::reasoning::{self, ReasoningField, ReasoningMemory};
 use crate::request::{self, Prepared};
 use crate::stream::{ChatCompletionStream, StreamEnd};
+#[cfg(feature = "tokens")]
 use crate::tokens::TokenCounter;
 use crate::transport::{self, HttpTransport};
 use crate::types::{ChatCompletion, ChatMessage, MetaSlot, RequestOptions, ResponseFormat, Tool};
@@ -64,6 +65,7 @@ pub struct OpenAICompatibleModel {
     default_query: Vec<(String, String)>,
     http: HttpTransport,
     client: Option<Arc<dyn ChatClient>>,
+    #[cfg(feature = "tokens")]
     token_counter: Arc<dyn TokenCounter>,
     extract_thinking: bool,
     /// The server's name for reasoning, as learned from its answers (shared by clones).
@@ -122,13 +124,18 @@ impl OpenAICompatibleModel {
         self.max_retries
     }
 
-    /// The token counter: the one given to the builder, else an [`OpenAITokenCounter`](crate::OpenAITokenCounter) for
+    /// The token counter (feature `tokens`): the one given to the builder, else an [`OpenAITokenCounter`](crate::OpenAITokenCounter) for
     /// gpt-4o-mini (o200k_base), whose table is built on the first count.
+    #[cfg(feature = "tokens")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
     pub fn token_counter(&self) -> &dyn TokenCounter {
         self.token_counter.as_ref()
     }
 
-    /// Counts the tokens `messages` take in a prompt, with [`token_counter`](Self::token_counter).
+    /// Counts the tokens `messages` take in a prompt, with [`token_counter`](Self::token_counter)
+    /// (feature `tokens`).
+    #[cfg(feature = "tokens")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
     pub fn count_tokens_from_messages(&self, messages: &[ChatMessage]) -> Result<usize> {
         self.token_counter.count_tokens_from_messages(messages)
     }

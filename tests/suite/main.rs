@@ -26,4 +26,5 @@ mod scripted_server;
 mod streaming;
 #[cfg(feature = "schema")]
 mod structured;
+#[cfg(feature = "tokens")]
 mod tokens;
