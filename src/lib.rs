@@ -295,6 +295,7 @@ mod decode;
 mod logging;
 pub mod model_type;
 pub mod preprocess;
+mod proxy;
 mod request;
 mod retry;
 mod sse;
