@@ -319,7 +319,9 @@ pub mod __bench;
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
 
-pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
+pub use error::{
+    ApiError, ConnectionError, ConnectionPhase, Error, ErrorCode, Result, TimeoutPhase,
+};
 pub use model::{
     ChatClient, ChatCompletionStreamManager, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder,

@@ -61,7 +61,9 @@ impl Proxy {
         authority(&self.host, self.port)
     }
 
-    /// The `Proxy-Authorization` header value, when the proxy URL carries credentials.
+    /// The `Proxy-Authorization` header value, when the proxy URL carries credentials. (The
+    /// async build hands reqwest the credentials in the proxy URL instead.)
+    #[cfg_attr(feature = "async", allow(dead_code))]
     pub(crate) fn authorization(&self) -> Option<String> {
         self.credentials.as_ref().map(|(user, password)| {
             format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
@@ -140,6 +142,7 @@ impl<'a> Target<'a> {
         (!host.is_empty()).then_some(Target { https, host, port })
     }
 
+    #[cfg_attr(feature = "async", allow(dead_code))]
     pub(crate) fn authority(&self) -> String {
         authority(self.host, self.port)
     }
@@ -315,6 +318,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[cfg_attr(feature = "async", allow(dead_code))]
 fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);

@@ -325,7 +325,7 @@ async fn a_stalled_server_times_out() {
     let t = Instant::now();
     let err = m.complete(&hi()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after } if after == Duration::from_millis(400)),
+        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after, .. } if after == Duration::from_millis(400)),
         "{err:?}"
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());

@@ -382,7 +382,7 @@ async fn a_trickling_plain_answer_fails_after_the_timeout() {
         &err,
     );
     assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after } if after == Duration::from_secs(1)),
+        matches!(err, Error::Timeout { phase: TimeoutPhase::Total, after, .. } if after == Duration::from_secs(1)),
         "{err:?}"
     );
     within(t, Duration::from_millis(900), Duration::from_millis(2500));
@@ -424,6 +424,7 @@ async fn a_stream_trickling_slower_than_the_timeout_fails() {
         Some(Err(Error::Timeout {
             phase: TimeoutPhase::StreamIdle,
             after,
+            ..
         })) => assert_eq!(after, Duration::from_millis(300)),
         other => panic!("{other:?}"),
     }

@@ -255,7 +255,7 @@ async fn a_silent_stream_times_out_after_the_timeout() {
     };
     assert_eq!(ok, 2);
     assert!(
-        matches!(err, Error::Timeout { phase: TimeoutPhase::StreamIdle, after } if after == Duration::from_millis(500)),
+        matches!(err, Error::Timeout { phase: TimeoutPhase::StreamIdle, after, .. } if after == Duration::from_millis(500)),
         "{err:?}"
     );
     let waited = t.elapsed();

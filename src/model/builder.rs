@@ -12,9 +12,13 @@ use super::OpenAICompatibleModel;
 use crate::config::{self, Requested, Resolved};
 use crate::error::{Error, Result};
 use crate::logging::LogOptions;
+use crate::proxy::ProxyRules;
 use crate::request;
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
+
+/// The connect timeout when the builder sets none (and the timeout is longer).
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures an [`OpenAICompatibleModel`]. Created by [`OpenAICompatibleModel::builder`].
 ///
@@ -27,6 +31,9 @@ pub struct OpenAICompatibleModelBuilder {
     model_type: String,
     model_config: Option<Value>,
     requested: Requested,
+    connect_timeout: Option<Duration>,
+    /// The proxy variables to use instead of the process environment (tests).
+    proxy_env: Option<Vec<(String, String)>>,
     max_retries: u32,
     max_response_bytes: u64,
     default_headers: Vec<(String, String)>,
@@ -58,6 +65,8 @@ impl OpenAICompatibleModelBuilder {
             model_type,
             model_config: None,
             requested: Requested::default(),
+            connect_timeout: None,
+            proxy_env: None,
             max_retries: config::DEFAULT_MAX_RETRIES,
             max_response_bytes: config::DEFAULT_MAX_RESPONSE_BYTES,
             default_headers: Vec::new(),
@@ -101,10 +110,39 @@ impl OpenAICompatibleModelBuilder {
     }
 
     /// The timeout: of each attempt of a non-stream request, end to end; for streams, of
-    /// connecting, of waiting for the head, and of each silence between two reads. Zero
-    /// counts as unset.
+    /// waiting for the head and of each silence between two reads. Making the connection
+    /// has its own, shorter bound: [`connect_timeout`](Self::connect_timeout). Zero counts as
+    /// unset.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.requested.timeout = Some(timeout);
+        self
+    }
+
+    /// The bound on making each attempt's connection: the name lookup, the TCP connection,
+    /// the proxy's `CONNECT` tunnel and the TLS handshake (default: the smaller of the timeout
+    /// and 10 s; never more than the timeout). A connection that takes longer fails with
+    /// [`Error::Timeout`] in [`TimeoutPhase::Connect`](crate::TimeoutPhase::Connect) and is
+    /// retried like a refused one, so an unreachable or silent server costs about
+    /// `(max_retries + 1) × connect_timeout` plus the backoff, not that many full timeouts.
+    /// Zero counts as unset.
+    ///
+    /// With a caller's `ureq::Agent` the bound still applies (it is set per request). A
+    /// caller's `reqwest::Client` keeps its own connect timeout: reqwest sets it per client,
+    /// so only the overall timeout bounds its connections.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The proxy environment to use instead of the process's: `(name, value)` pairs read in
+    /// place of `HTTP_PROXY`, `NO_PROXY` and the rest (tests; unstable).
+    #[doc(hidden)]
+    pub fn __proxy_env(mut self, vars: &[(&str, &str)]) -> Self {
+        self.proxy_env = Some(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
         self
     }
 
@@ -283,7 +321,28 @@ impl OpenAICompatibleModelBuilder {
             set_header(&mut headers, k, v);
         }
 
-        let http = HttpTransport::new(self.http.take())?;
+        // A caller's client keeps its own proxy settings; ours follow the environment, and a
+        // proxy that cannot be used for the model's URL is a configuration error now rather
+        // than at the first request.
+        let proxies = match &self.proxy_env {
+            Some(vars) => ProxyRules::from_env(&|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            }),
+            None => ProxyRules::from_env(env),
+        };
+        if self.http.is_none() && self.client.is_none() {
+            proxies.for_url(&config::endpoint(
+                &resolved.base_url,
+                "chat/completions",
+                &[],
+            ))?;
+        }
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let http = HttpTransport::new(
+            self.http.take(),
+            proxies,
+            connect_timeout.min(resolved.timeout),
+        )?;
 
         Ok(OpenAICompatibleModel {
             model_type: self.model_type,
@@ -291,6 +350,7 @@ impl OpenAICompatibleModelBuilder {
             base_url: resolved.base_url,
             api_key: resolved.api_key,
             timeout: resolved.timeout,
+            connect_timeout,
             max_retries: self.max_retries,
             max_response_bytes: self.max_response_bytes,
             headers,

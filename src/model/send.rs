@@ -70,6 +70,7 @@ impl<'a> Exchange<'a> {
             attempt: self.attempt,
             body: self.body,
             timeout: self.timeout,
+            connect_timeout: self.model.connect_timeout.min(self.timeout),
             max_body: self.model.max_response_bytes,
         }
     }
@@ -140,7 +141,9 @@ impl Exchange<'_> {
         let attempt = self.attempt;
         if !(failure.retryable && self.can_retry()) {
             tracing::debug!(attempt, error = %failure.error, retryable = failure.retryable, "request failed");
-            return Err(failure.error);
+            let mut error = failure.error;
+            error.set_attempts(attempt + 1);
+            return Err(error);
         }
         let delay = self.delays.next();
         tracing::debug!(attempt, error = %failure.error, "request failed");
