@@ -420,7 +420,7 @@ impl fmt::Display for Error {
                         ", still connecting to "
                     })?;
                     c.write_target(f)?;
-                    write!(f, " (stuck in the {}: {})", c.phase, c.reason)?;
+                    write!(f, " ({})", c.reason)?;
                     c.write_attempts(f)?;
                 }
                 Ok(())

@@ -343,7 +343,7 @@ fn map_error(e: ureq::Error, f: &Failing) -> TransportError {
                         } else {
                             ConnectionPhase::Connect
                         },
-                        "no connection in time",
+                        "the connection was not made in time",
                     ))),
                 }),
                 T::PerRead if f.phase == TimeoutPhase::StreamIdle => {

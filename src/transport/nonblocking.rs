@@ -403,8 +403,9 @@ fn map_error(e: reqwest::Error, f: &Failing) -> TransportError {
     if e.is_timeout() {
         if e.is_connect() {
             let mut reason =
-                "no connection in time (name lookup, TCP, proxy tunnel or TLS)".to_owned();
-            if f.https {
+                "the connection (name lookup, TCP, proxy tunnel, TLS handshake) was not made in time".to_owned();
+            // Without a proxy, a silent https:// server is most often a plain-HTTP one.
+            if f.https && f.proxy.is_none() {
                 reason.push_str("; if the server speaks plain HTTP, use an http:// URL");
             }
             return TransportError::retryable(Error::Timeout {

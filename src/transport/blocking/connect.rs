@@ -76,8 +76,10 @@ impl ConnectFailure {
     /// A ureq error from one step. `proxied`: the peer of the resolve and TCP steps is the
     /// proxy, and the reason says so.
     fn from_ureq(phase: ConnectionPhase, e: ureq::Error, proxied: bool) -> Self {
+        if let ureq::Error::Timeout(_) = e {
+            return ConnectFailure::timed_out(phase, proxied);
+        }
         let (kind, what) = match e {
-            ureq::Error::Timeout(_) => (FailureKind::TimedOut, "no answer in time".to_owned()),
             ureq::Error::HostNotFound => (
                 FailureKind::Retryable,
                 "the name could not be resolved".to_owned(),
@@ -92,6 +94,21 @@ impl ConnectFailure {
             _ => what,
         };
         ConnectFailure::new(phase, kind, reason)
+    }
+
+    /// The connect timeout ran out in `phase`; the reason names the stage that hung.
+    fn timed_out(phase: ConnectionPhase, proxied: bool) -> Self {
+        let reason = match (phase, proxied) {
+            (ConnectionPhase::Resolve, false) => "the name lookup did not finish in time",
+            (ConnectionPhase::Resolve, true) => "looking up the proxy did not finish in time",
+            (ConnectionPhase::Connect, false) => "the TCP connection was not accepted in time",
+            (ConnectionPhase::Connect, true) => {
+                "the proxy did not accept the TCP connection in time"
+            }
+            (ConnectionPhase::Tunnel, _) => "the proxy did not answer the CONNECT request in time",
+            _ => "the connection was not made in time",
+        };
+        ConnectFailure::new(phase, FailureKind::TimedOut, reason)
     }
 
     fn from_tls(e: ureq::Error) -> Self {
@@ -176,7 +193,12 @@ impl Connect {
 
         let addrs = self
             .resolver
-            .resolve(peer_host, peer_port, details.config, clock.next()?)
+            .resolve(
+                peer_host,
+                peer_port,
+                details.config,
+                clock.next(ConnectionPhase::Resolve, proxied)?,
+            )
             .map_err(|e| ConnectFailure::from_ureq(ConnectionPhase::Resolve, e, proxied))?;
         let tcp_details = ConnectionDetails {
             uri,
@@ -185,7 +207,7 @@ impl Connect {
             request_level: details.request_level,
             resolver: details.resolver,
             now: ureq::unversioned::transport::time::Instant::now(),
-            timeout: clock.next()?,
+            timeout: clock.next(ConnectionPhase::Connect, proxied)?,
             current_time: details.current_time.clone(),
             run_connector: details.run_connector.clone(),
             register_shutdown: details.register_shutdown.clone(),
@@ -271,19 +293,15 @@ impl Deadline {
         Deadline { base: timeout, at }
     }
 
-    /// What remains, or a timeout when nothing does (ureq would turn a zero budget into a
-    /// second's wait).
-    fn next(&self) -> Result<NextTimeout, ConnectFailure> {
+    /// What remains for the step about to start (`phase`), or a timeout when nothing does
+    /// (ureq would turn a zero budget into a second's wait).
+    fn next(&self, phase: ConnectionPhase, proxied: bool) -> Result<NextTimeout, ConnectFailure> {
         let Some(at) = self.at else {
             return Ok(self.base);
         };
         let left = at.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(ConnectFailure::new(
-                ConnectionPhase::Connect,
-                FailureKind::TimedOut,
-                "no time left",
-            ));
+            return Err(ConnectFailure::timed_out(phase, proxied));
         }
         Ok(NextTimeout {
             after: UreqDuration::Exact(left),
@@ -312,7 +330,8 @@ fn tunnel(
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    write_all(&mut *t, &[head.as_bytes()], clock.next()?).map_err(io)?;
+    let next = || clock.next(ConnectionPhase::Tunnel, true);
+    write_all(&mut *t, &[head.as_bytes()], next()?).map_err(io)?;
     loop {
         let input = t.buffers().input();
         if let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -340,7 +359,7 @@ fn tunnel(
                 "the proxy's answer to the CONNECT request is too long".to_owned(),
             ));
         }
-        if !t.await_input(clock.next()?).map_err(io)? {
+        if !t.await_input(next()?).map_err(io)? {
             return Err(fail(
                 FailureKind::Retryable,
                 "the proxy closed the connection during the CONNECT request".to_owned(),
