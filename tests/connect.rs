@@ -188,7 +188,9 @@ async fn a_hung_connection_is_the_connect_phase_when_both_bounds_are_equal() {
     let t = Instant::now();
     let result = m.stream(&hi()).await;
     let elapsed = t.elapsed();
-    let err = result.err().expect("the stream cannot connect");
+    let Err(err) = result else {
+        panic!("the stream cannot connect")
+    };
     assert!(
         matches!(
             &err,
@@ -280,7 +282,9 @@ async fn a_stream_that_cannot_connect_says_so_after_one_attempt() {
         .build()
         .unwrap();
     let result = m.stream(&hi()).await;
-    let err = result.err().expect("nothing listens");
+    let Err(err) = result else {
+        panic!("nothing listens")
+    };
     assert!(
         err.to_string().ends_with(&format!(
             "127.0.0.1:{port} (connection refused) after 1 attempt"
@@ -614,11 +618,17 @@ enum ProxyMode {
     RefuseConnect,
 }
 
+/// Request lines with their `Proxy-Authorization`, in arrival order.
+type Seen = Mutex<Vec<(String, Option<String>)>>;
+
+/// A request line and its headers (names lower-cased).
+type RequestHead = (String, Vec<(String, String)>);
+
 /// A tiny HTTP proxy on 127.0.0.1 that records every request line (and its
 /// `Proxy-Authorization`) it receives.
 struct ForwardProxy {
     port: u16,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Seen>,
     connections: Arc<Mutex<usize>>,
 }
 
@@ -677,7 +687,7 @@ impl ForwardProxy {
 }
 
 /// One request head: the request line and the headers, `None` at the end of the stream.
-fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<(String, String)>)>> {
+fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<RequestHead>> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
         return Ok(None);
@@ -695,11 +705,7 @@ fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<(Strin
     Ok(Some((line.trim_end().to_owned(), headers)))
 }
 
-fn serve(
-    client: TcpStream,
-    mode: ProxyMode,
-    seen: &Mutex<Vec<(String, Option<String>)>>,
-) -> std::io::Result<()> {
+fn serve(client: TcpStream, mode: ProxyMode, seen: &Seen) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut to_client = client;
     let mut upstream: Option<TcpStream> = None;

@@ -249,9 +249,11 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
-    /// Send requests through this `ureq::Agent` (its proxy, TLS and pool settings). The
-    /// model still keeps error bodies, refuses redirects and applies its own timeouts on
-    /// every request.
+    /// Send requests through this `ureq::Agent` (its proxy, TLS, resolver and pool
+    /// settings). The model still keeps error bodies, refuses redirects and applies its own
+    /// timeouts, the connect timeout included, on every request. The agent keeps its own
+    /// proxy configuration (ureq's, from its `Config`): the proxy variables this crate reads
+    /// (the crate docs, "Proxies") do not apply to it.
     #[cfg(not(feature = "async"))]
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.http = Some(agent);
@@ -259,7 +261,11 @@ impl OpenAICompatibleModelBuilder {
     }
 
     /// Send requests through this `reqwest::Client` (its proxy, TLS and pool settings). The
-    /// model applies its own timeouts on every request. Build it from
+    /// model applies its own timeouts on every request, except the connect timeout: reqwest
+    /// sets that per client (`ClientBuilder::connect_timeout`), so the client's own applies,
+    /// and only the overall timeout bounds a connection it never makes. Its proxies are its
+    /// own too (reqwest reads the environment with rules of its own unless told otherwise);
+    /// the crate's proxy rules do not apply to it. Build it from
     /// [`reqwest_client_builder`](crate::reqwest_client_builder) so TLS is set up and
     /// redirects are refused: reqwest's redirect policy belongs to the client, so a client
     /// built otherwise follows redirects, turning a redirected POST into a GET and sending
@@ -273,7 +279,8 @@ impl OpenAICompatibleModelBuilder {
 
     /// Resolves the configuration and builds the model. Fails with [`Error::Config`] naming
     /// the problem: no API key, a malformed URL or `MODEL_TIMEOUT`, a model config that is
-    /// not an object or uses a reserved key, an invalid header.
+    /// not an object or uses a reserved key, an invalid header, a proxy variable naming a
+    /// proxy that cannot be used for the URL (the crate docs, "Proxies").
     pub fn build(self) -> Result<OpenAICompatibleModel> {
         self.build_with_env(&|name| std::env::var(name).ok())
     }

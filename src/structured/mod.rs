@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::types::ResponseFormat;
 
-/// The strict-mode constructors, which run a schema through the [`strict`] transform.
+/// The strict-mode constructors, which run a schema through the `strict` transform.
 impl ResponseFormat {
     /// A JSON-schema format from a raw schema rewritten for OpenAI's strict mode, the
     /// transform [`for_type`](Self::for_type) applies: for a hand-written schema, a schema
