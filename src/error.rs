@@ -37,7 +37,7 @@ pub enum Error {
     /// [`ConnectionError`] names the host and port tried, the proxy when one was used, the
     /// [`ConnectionPhase`] that failed and how many attempts were made. Retried automatically
     /// while retries remain, except for TLS failures such as an untrusted certificate.
-    Connection(ConnectionError),
+    Connection(Box<ConnectionError>),
     /// A timeout fired. `phase` says which bound it was; `after` is the limit that applied.
     /// Match it with `Error::Timeout { phase, after, .. }`.
     #[non_exhaustive]
@@ -452,7 +452,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Client(e) => Some(e.as_ref()),
-            Error::Connection(e) => Some(e),
+            Error::Connection(e) => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -491,6 +491,12 @@ impl Error {
             } => Some(c),
             _ => None,
         }
+        .map(Box::as_ref)
+    }
+
+    /// A failure to reach the server (or a connection that broke).
+    pub(crate) fn connection(details: ConnectionError) -> Error {
+        Error::Connection(Box::new(details))
     }
 
     /// A timeout with no connection details (the connection had been made).
@@ -577,6 +583,62 @@ pub(crate) fn redact(text: &str, secret: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_read_as_one_sentence() {
+        let mut e = Error::connection(ConnectionError::new(
+            "::1",
+            8443,
+            Some("10.0.0.1:3128".into()),
+            ConnectionPhase::Tunnel,
+            "the proxy answered the CONNECT request with HTTP 403",
+        ));
+        assert_eq!(
+            e.to_string(),
+            "connection error: could not connect to [::1]:8443 via proxy 10.0.0.1:3128 \
+             (the proxy answered the CONNECT request with HTTP 403)"
+        );
+        e.set_attempts(1);
+        assert!(e.to_string().ends_with("HTTP 403) after 1 attempt"), "{e}");
+        let e = Error::connection(ConnectionError::new(
+            "h",
+            80,
+            None,
+            ConnectionPhase::Exchange,
+            "connection reset",
+        ));
+        assert_eq!(
+            e.to_string(),
+            "connection error: the connection to h:80 broke before the response was complete \
+             (connection reset)"
+        );
+        let mut e = Error::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: Duration::from_millis(1500),
+            connection: Some(Box::new(ConnectionError::new(
+                "127.0.0.1",
+                8080,
+                None,
+                ConnectionPhase::Tls,
+                "no answer to the TLS handshake",
+            ))),
+        };
+        e.set_attempts(4);
+        assert_eq!(
+            e.to_string(),
+            "timed out after 1.500 s connecting to 127.0.0.1:8080 (no answer to the TLS \
+             handshake) after 4 attempts"
+        );
+        assert_eq!(e.connection_error().map(ConnectionError::attempts), Some(4));
+        // Other errors have no attempts to record.
+        let mut e = Error::timeout(TimeoutPhase::Total, Duration::from_secs(1));
+        e.set_attempts(3);
+        assert_eq!(
+            e.to_string(),
+            "timed out after 1.000 s waiting for the complete response"
+        );
+        assert!(e.connection_error().is_none());
+    }
 
     #[test]
     fn openai_shape() {

@@ -553,7 +553,7 @@ mod tests {
         )));
         assert!(!earns_fallback(&api(500, "boom")));
         assert!(!earns_fallback(&api(401, "{}")));
-        assert!(!earns_fallback(&Error::Connection(
+        assert!(!earns_fallback(&Error::connection(
             crate::error::ConnectionError::new(
                 "h",
                 1,

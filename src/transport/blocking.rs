@@ -296,7 +296,7 @@ fn map_io(e: std::io::Error, f: &Failing) -> TransportError {
     if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
         return match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
             Some(Ok(inner)) => map_error(*inner, f),
-            _ => TransportError::retryable(Error::Connection(
+            _ => TransportError::retryable(Error::connection(
                 f.peer
                     .error(ConnectionPhase::Exchange, "the connection failed"),
             )),
@@ -306,15 +306,15 @@ fn map_io(e: std::io::Error, f: &Failing) -> TransportError {
     match e.kind() {
         K::TimedOut => TransportError::retryable(Error::timeout(f.phase, f.timeout)),
         // Not retried: a server sending broken HTTP or TLS will do it again.
-        K::InvalidData => TransportError::fatal(Error::Connection(
+        K::InvalidData => TransportError::fatal(Error::connection(
             f.peer.error(ConnectionPhase::Exchange, describe_io(&e)),
         )),
         K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
-            TransportError::retryable(Error::Connection(
+            TransportError::retryable(Error::connection(
                 f.peer.error(ConnectionPhase::Connect, describe_io(&e)),
             ))
         }
-        _ => TransportError::retryable(Error::Connection(
+        _ => TransportError::retryable(Error::connection(
             f.peer.error(ConnectionPhase::Exchange, describe_io(&e)),
         )),
     }
@@ -322,7 +322,7 @@ fn map_io(e: std::io::Error, f: &Failing) -> TransportError {
 
 fn map_error(e: ureq::Error, f: &Failing) -> TransportError {
     use ureq::Error as U;
-    let connection = |phase, reason: String| Error::Connection(f.peer.error(phase, reason));
+    let connection = |phase, reason: String| Error::connection(f.peer.error(phase, reason));
     match e {
         U::Other(other) => match other.downcast::<ConnectFailure>() {
             Ok(failure) => from_connector(*failure, f),
@@ -403,8 +403,8 @@ fn from_connector(failure: ConnectFailure, f: &Failing) -> TransportError {
             after: f.connect_timeout.min(f.timeout),
             connection: Some(Box::new(error)),
         }),
-        FailureKind::Retryable => TransportError::retryable(Error::Connection(error)),
-        FailureKind::Fatal => TransportError::fatal(Error::Connection(error)),
+        FailureKind::Retryable => TransportError::retryable(Error::connection(error)),
+        FailureKind::Fatal => TransportError::fatal(Error::connection(error)),
         FailureKind::Config => TransportError::fatal(Error::Config(error.reason().to_owned())),
     }
 }

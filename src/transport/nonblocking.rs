@@ -423,14 +423,14 @@ fn map_error(e: reqwest::Error, f: &Failing) -> TransportError {
         )));
     }
     if e.is_redirect() {
-        return TransportError::fatal(Error::Connection(f.error(
+        return TransportError::fatal(Error::connection(f.error(
             ConnectionPhase::Exchange,
             format!("redirect refused: {}", describe(&e)),
         )));
     }
     if e.is_connect() {
         let (phase, retryable, reason) = classify_connect(&e, f);
-        let error = Error::Connection(f.error(phase, reason));
+        let error = Error::connection(f.error(phase, reason));
         return TransportError { error, retryable };
     }
     let what = if e.is_body() || e.is_decode() {
@@ -438,7 +438,7 @@ fn map_error(e: reqwest::Error, f: &Failing) -> TransportError {
     } else {
         "the request failed"
     };
-    TransportError::retryable(Error::Connection(f.error(
+    TransportError::retryable(Error::connection(f.error(
         ConnectionPhase::Exchange,
         format!("{what}: {}", describe(&e)),
     )))
