@@ -535,3 +535,50 @@ fn describe(e: &reqwest::Error) -> String {
         parts.join(": ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_connect_timeouts_get_a_few_cached_clients() {
+        let t = HttpTransport::new(None, ProxyRules::default(), Duration::from_secs(10)).unwrap();
+        let own = t.own.as_ref().unwrap();
+        let kept = || {
+            own.others
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(d, _)| d.as_secs())
+                .collect::<Vec<_>>()
+        };
+        own.client_for(&t.client, Duration::from_secs(10)).unwrap();
+        assert!(
+            kept().is_empty(),
+            "the model's own timeout uses the main client"
+        );
+        own.client_for(&t.client, Duration::from_secs(2)).unwrap();
+        own.client_for(&t.client, Duration::from_secs(2)).unwrap();
+        assert_eq!(kept(), vec![2]);
+        for secs in [3, 4, 5, 6] {
+            own.client_for(&t.client, Duration::from_secs(secs))
+                .unwrap();
+        }
+        // At most MORE_CLIENTS, the least recently used dropped first.
+        assert_eq!(kept(), vec![3, 4, 5, 6]);
+        own.client_for(&t.client, Duration::from_secs(3)).unwrap();
+        own.client_for(&t.client, Duration::from_secs(7)).unwrap();
+        assert_eq!(kept(), vec![5, 6, 3, 7]);
+    }
+
+    #[test]
+    fn a_callers_client_has_no_cache_and_no_rules() {
+        let t = HttpTransport::new(
+            Some(reqwest_client_builder(&[]).unwrap().build().unwrap()),
+            ProxyRules::default(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(t.own.is_none());
+    }
+}

@@ -221,7 +221,7 @@ impl Connect {
                     "no connection was made",
                 )
             })?;
-        let mut transport: Box<dyn Transport> = Box::new(Sliced(tcp));
+        let mut transport: Box<dyn Transport> = Box::new(Sliced::new(tcp));
 
         match proxy {
             Some(p) if https => transport = tunnel(transport, &target, p, &clock)?,
@@ -416,15 +416,27 @@ const SLICE: Duration = Duration::from_secs(1);
 
 /// A transport whose reads wait at most [`SLICE`] at a time, until the real deadline.
 #[derive(Debug)]
-struct Sliced<T>(T);
+struct Sliced<T> {
+    inner: T,
+    slice: Duration,
+}
+
+impl<T> Sliced<T> {
+    fn new(inner: T) -> Sliced<T> {
+        Sliced {
+            inner,
+            slice: SLICE,
+        }
+    }
+}
 
 impl<T: Transport> Transport for Sliced<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.0.transmit_output(amount, timeout)
+        self.inner.transmit_output(amount, timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -435,17 +447,17 @@ impl<T: Transport> Transport for Sliced<T> {
             UreqDuration::NotHappening => None,
         };
         let Some(deadline) = deadline else {
-            return self.0.await_input(timeout);
+            return self.inner.await_input(timeout);
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let slice = NextTimeout {
-                after: UreqDuration::Exact(left.min(SLICE)),
+                after: UreqDuration::Exact(left.min(self.slice)),
                 reason: bound.reason,
                 per_read: None,
                 per_write: timeout.per_write,
             };
-            match self.0.await_input(slice) {
+            match self.inner.await_input(slice) {
                 Err(ureq::Error::Timeout(_)) if Instant::now() < deadline => continue,
                 Err(ureq::Error::Timeout(_)) => return Err(ureq::Error::Timeout(bound.reason)),
                 other => return other,
@@ -454,11 +466,11 @@ impl<T: Transport> Transport for Sliced<T> {
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
     }
 }
 
@@ -546,6 +558,62 @@ impl Transport for AbsoluteForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers every read with a timeout after waiting what it was given, and records it.
+    #[derive(Debug)]
+    struct Quiet {
+        buffers: LazyBuffers,
+        waits: Vec<Duration>,
+    }
+
+    impl Transport for Quiet {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.buffers
+        }
+        fn transmit_output(&mut self, _: usize, _: NextTimeout) -> Result<(), ureq::Error> {
+            Ok(())
+        }
+        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+            let wait = *timeout.after;
+            self.waits.push(wait);
+            std::thread::sleep(wait);
+            Err(ureq::Error::Timeout(timeout.reason))
+        }
+        fn is_open(&mut self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn reads_wait_in_slices_until_the_real_deadline() {
+        let mut t = Sliced {
+            inner: Quiet {
+                buffers: LazyBuffers::new(64, 64),
+                waits: Vec::new(),
+            },
+            slice: Duration::from_millis(20),
+        };
+        let timeout = NextTimeout {
+            after: UreqDuration::Exact(Duration::from_millis(200)),
+            reason: ureq::Timeout::RecvResponse,
+            // The per-read bound is the tighter one here: it applies, with its own reason.
+            per_read: Some(UreqDuration::Exact(Duration::from_millis(50))),
+            per_write: None,
+        };
+        let started = Instant::now();
+        let e = t.await_input(timeout).unwrap_err();
+        assert!(
+            matches!(e, ureq::Error::Timeout(ureq::Timeout::PerRead)),
+            "{e:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        let waits = &t.inner.waits;
+        assert!(waits.len() >= 3, "{waits:?}");
+        assert!(
+            waits.iter().all(|w| *w <= Duration::from_millis(20)),
+            "{waits:?}"
+        );
+    }
 
     #[test]
     fn only_origin_form_request_lines_are_rewritten() {
