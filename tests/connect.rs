@@ -204,6 +204,29 @@ async fn a_hung_connection_is_the_connect_phase_when_both_bounds_are_equal() {
     assert!(elapsed < 3 * timeout, "{elapsed:?}");
 }
 
+/// A per-request `timeout` shorter than the connect timeout caps the connect bound too (the
+/// async build needs another client for it).
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_shorter_per_request_timeout_caps_the_connect_bound() {
+    let silent = Silent::start();
+    let m = builder(format!("https://127.0.0.1:{}/v1", silent.port))
+        .timeout(Duration::from_secs(30))
+        .model_config(serde_json::json!({"timeout": 0.3}))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    assert_eq!(m.connect_timeout(), Duration::from_secs(10));
+    let t = Instant::now();
+    let result = m.complete(&hi()).await;
+    let elapsed = t.elapsed();
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { phase: TimeoutPhase::Connect, after, .. } if *after == Duration::from_millis(300)),
+        "{err:?}"
+    );
+    assert!(elapsed < Duration::from_millis(900), "{elapsed:?}");
+}
+
 /// A proxy that accepts the connection but never answers the CONNECT request: the tunnel
 /// is inside the connect bound too.
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
