@@ -36,7 +36,8 @@ pub enum Error {
     /// arrived: DNS, a refused or reset connection, a dead or refusing proxy, TLS. The
     /// [`ConnectionError`] names the host and port tried, the proxy when one was used, the
     /// [`ConnectionPhase`] that failed and how many attempts were made. Retried automatically
-    /// while retries remain, except for TLS failures such as an untrusted certificate.
+    /// while retries remain, except failures that would repeat: a TLS failure such as an
+    /// untrusted certificate, a proxy refusing the tunnel with a 4xx status.
     Connection(Box<ConnectionError>),
     /// A timeout fired. `phase` says which bound it was; `after` is the limit that applied.
     /// Match it with `Error::Timeout { phase, after, .. }`.
@@ -46,9 +47,10 @@ pub enum Error {
         phase: TimeoutPhase,
         /// The limit that was exceeded.
         after: Duration,
-        /// For a connection that could not be made in time ([`TimeoutPhase::Connect`], or a
-        /// plain request's whole timeout spent connecting): where it was going, the stage it
-        /// was stuck in, and the attempts made. `None` for the other timeouts.
+        /// For [`TimeoutPhase::Connect`]: where the connection was going, the stage that hung
+        /// (in the blocking build; reqwest does not say, so the async build reports
+        /// [`ConnectionPhase::Connect`] and lists the stages) and the attempts made. `None`
+        /// for the other phases: the connection had been made.
         connection: Option<Box<ConnectionError>>,
     },
     /// A response arrived but could not be decoded (not JSON, or not the expected shape).

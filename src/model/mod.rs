@@ -122,8 +122,9 @@ impl OpenAICompatibleModel {
         self.max_retries
     }
 
-    /// The token counter: the one given to the builder, else an [`OpenAITokenCounter`](crate::OpenAITokenCounter) for
-    /// gpt-4o-mini (o200k_base), whose table is built on the first count.
+    /// The token counter: the one given to the builder, else an
+    /// [`OpenAITokenCounter`](crate::OpenAITokenCounter) for gpt-4o-mini (o200k_base), whose
+    /// table is built on the first count.
     pub fn token_counter(&self) -> &dyn TokenCounter {
         self.token_counter.as_ref()
     }
