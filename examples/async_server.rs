@@ -138,7 +138,7 @@ fn upstream_failure(e: &Error) -> (&'static str, String) {
                 format!("the model server answered {status}: {}", api.message),
             )
         }
-        Error::Timeout { phase, after } => (
+        Error::Timeout { phase, after, .. } => (
             "504 Gateway Timeout",
             format!("the model server took too long ({phase}, limit {after:?})"),
         ),

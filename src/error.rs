@@ -32,15 +32,26 @@ pub enum Error {
     /// (`data: {"error": …}` or an `event: error` line). Not retried: the answer was
     /// partly delivered.
     StreamApi(Box<ApiError>),
-    /// No connection, or it broke before a complete response arrived (refused, reset, DNS,
-    /// TLS). Retried automatically while retries remain.
-    Connection(String),
+    /// The server could not be reached, or the connection broke before a complete response
+    /// arrived: DNS, a refused or reset connection, a dead or refusing proxy, TLS. The
+    /// [`ConnectionError`] names the host and port tried, the proxy when one was used, the
+    /// [`ConnectionPhase`] that failed and how many attempts were made. Retried automatically
+    /// while retries remain, except failures that would repeat: a TLS failure such as an
+    /// untrusted certificate, a proxy refusing the tunnel with a 4xx status.
+    Connection(Box<ConnectionError>),
     /// A timeout fired. `phase` says which bound it was; `after` is the limit that applied.
+    /// Match it with `Error::Timeout { phase, after, .. }`.
+    #[non_exhaustive]
     Timeout {
         /// Which part of the exchange took too long.
         phase: TimeoutPhase,
         /// The limit that was exceeded.
         after: Duration,
+        /// For [`TimeoutPhase::Connect`]: where the connection was going, the stage that hung
+        /// (in the blocking build; reqwest does not say, so the async build reports
+        /// [`ConnectionPhase::Connect`] and lists the stages) and the attempts made. `None`
+        /// for the other phases: the connection had been made.
+        connection: Option<Box<ConnectionError>>,
     },
     /// A response arrived but could not be decoded (not JSON, or not the expected shape).
     Decode {
@@ -74,7 +85,13 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimeoutPhase {
-    /// Establishing the connection (DNS, TCP, TLS).
+    /// Establishing the connection — DNS, TCP, the proxy's `CONNECT` tunnel and the TLS
+    /// handshake — took longer than the connect timeout
+    /// ([`OpenAICompatibleModelBuilder::connect_timeout`](crate::OpenAICompatibleModelBuilder::connect_timeout),
+    /// by default the smaller of the timeout and 10 s). Retried like a refused connection.
+    /// The error's `connection` says where it was going and which stage hung: a TLS
+    /// handshake that never completes often means an `https://` URL pointing at a plain-HTTP
+    /// server.
     Connect,
     /// Waiting for the response status line and headers of a stream.
     ResponseHead,
@@ -94,6 +111,143 @@ impl fmt::Display for TimeoutPhase {
         })
     }
 }
+
+/// Why the server could not be reached: the details of an [`Error::Connection`] (and of a
+/// connect [`Error::Timeout`]).
+///
+/// Its `Display` is one sentence such as `could not connect to 127.0.0.1:9 (connection
+/// refused) after 2 attempts` or `could not connect to llm.internal:443 via proxy
+/// 10.0.0.1:3128 (the proxy answered the CONNECT request with HTTP 403) after 1 attempt`. It
+/// never holds the URL's path or query, credentials or the API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionError {
+    host: String,
+    port: u16,
+    proxy: Option<String>,
+    phase: ConnectionPhase,
+    reason: String,
+    attempts: u32,
+}
+
+/// The stage of a connection that failed (or hung), in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionPhase {
+    /// Looking up the host name: of the server, or of the proxy when one is used.
+    Resolve,
+    /// Opening the TCP connection: to the server, or to the proxy when one is used.
+    Connect,
+    /// Asking the proxy for a tunnel to the server (`CONNECT`, for `https://` URLs).
+    Tunnel,
+    /// The TLS handshake with the server (certificate checks included).
+    Tls,
+    /// After the connection was made: sending the request or reading the response.
+    Exchange,
+}
+
+impl fmt::Display for ConnectionPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectionPhase::Resolve => "name lookup",
+            ConnectionPhase::Connect => "TCP connect",
+            ConnectionPhase::Tunnel => "proxy tunnel",
+            ConnectionPhase::Tls => "TLS handshake",
+            ConnectionPhase::Exchange => "exchange",
+        })
+    }
+}
+
+impl ConnectionError {
+    /// A failure reaching `host:port` (through `proxy`, `host:port`, when one was used) in
+    /// `phase`; `reason` says what happened, without URLs or secrets.
+    pub(crate) fn new(
+        host: &str,
+        port: u16,
+        proxy: Option<String>,
+        phase: ConnectionPhase,
+        reason: impl Into<String>,
+    ) -> ConnectionError {
+        ConnectionError {
+            host: host.to_owned(),
+            port,
+            proxy,
+            phase,
+            reason: reason.into(),
+            attempts: 0,
+        }
+    }
+
+    /// The server's host name or address, as written in the URL (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server's port (the scheme's default when the URL gives none).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The proxy the connection went through (`host:port`, never credentials), when this
+    /// crate chose one from the environment. `None` for a direct connection, and when the
+    /// model uses a caller-built HTTP client (its proxy settings are its own).
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
+    }
+
+    /// The stage that failed. With a proxy, [`ConnectionPhase::Resolve`] and
+    /// [`ConnectionPhase::Connect`] are about the proxy itself.
+    pub fn phase(&self) -> ConnectionPhase {
+        self.phase
+    }
+
+    /// What went wrong, in words (`connection refused`, the TLS library's message, …).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The attempts made before giving up (1 + the retries), or 0 when the failure came
+    /// after the request had been answered (a stream that broke midway).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    fn write_target(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)?;
+        } else {
+            write!(f, "{}:{}", self.host, self.port)?;
+        }
+        if let Some(proxy) = &self.proxy {
+            write!(f, " via proxy {proxy}")?;
+        }
+        Ok(())
+    }
+
+    fn write_attempts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.attempts {
+            0 => Ok(()),
+            1 => f.write_str(" after 1 attempt"),
+            n => write!(f, " after {n} attempts"),
+        }
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.phase {
+            ConnectionPhase::Exchange => f.write_str("the connection to ")?,
+            _ => f.write_str("could not connect to ")?,
+        }
+        self.write_target(f)?;
+        if self.phase == ConnectionPhase::Exchange {
+            f.write_str(" broke before the response was complete")?;
+        }
+        write!(f, " ({})", self.reason)?;
+        self.write_attempts(f)
+    }
+}
+
+impl std::error::Error for ConnectionError {}
 
 /// An error answer from the server, in any of the shapes providers use.
 ///
@@ -289,9 +443,24 @@ impl fmt::Display for Error {
             Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
             Error::Api(e) => write!(f, "API error: {e}"),
             Error::StreamApi(e) => write!(f, "API error inside the stream: {e}"),
-            Error::Connection(m) => write!(f, "connection error: {m}"),
-            Error::Timeout { phase, after } => {
-                write!(f, "timed out after {:.3} s {phase}", after.as_secs_f64())
+            Error::Connection(e) => write!(f, "connection error: {e}"),
+            Error::Timeout {
+                phase,
+                after,
+                connection,
+            } => {
+                write!(f, "timed out after {:.3} s {phase}", after.as_secs_f64())?;
+                if let Some(c) = connection {
+                    f.write_str(if *phase == TimeoutPhase::Connect {
+                        " to "
+                    } else {
+                        ", still connecting to "
+                    })?;
+                    c.write_target(f)?;
+                    write!(f, " ({})", c.reason)?;
+                    c.write_attempts(f)?;
+                }
+                Ok(())
             }
             Error::Decode { message, snippet } => {
                 write!(f, "could not decode the response: {message}")?;
@@ -320,6 +489,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Client(e) => Some(e.as_ref()),
+            Error::Connection(e) => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -345,6 +515,46 @@ impl Error {
     /// True for HTTP 429 (rate limited or out of quota).
     pub fn is_rate_limit(&self) -> bool {
         self.status() == Some(429)
+    }
+
+    /// Where a failed connection was going and what stopped it: the details of an
+    /// [`Error::Connection`], or of an [`Error::Timeout`] that fired while connecting.
+    pub fn connection_error(&self) -> Option<&ConnectionError> {
+        match self {
+            Error::Connection(e) => Some(e),
+            Error::Timeout {
+                connection: Some(c),
+                ..
+            } => Some(c),
+            _ => None,
+        }
+        .map(Box::as_ref)
+    }
+
+    /// A failure to reach the server (or a connection that broke).
+    pub(crate) fn connection(details: ConnectionError) -> Error {
+        Error::Connection(Box::new(details))
+    }
+
+    /// A timeout with no connection details (the connection had been made).
+    pub(crate) fn timeout(phase: TimeoutPhase, after: Duration) -> Error {
+        Error::Timeout {
+            phase,
+            after,
+            connection: None,
+        }
+    }
+
+    /// Records how many attempts the send loop made, for the errors that say so.
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        match self {
+            Error::Connection(e) => e.attempts = attempts,
+            Error::Timeout {
+                connection: Some(c),
+                ..
+            } => c.attempts = attempts,
+            _ => {}
+        }
     }
 
     /// True for any [`Error::Timeout`].
@@ -410,6 +620,62 @@ pub(crate) fn redact(text: &str, secret: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_read_as_one_sentence() {
+        let mut e = Error::connection(ConnectionError::new(
+            "::1",
+            8443,
+            Some("10.0.0.1:3128".into()),
+            ConnectionPhase::Tunnel,
+            "the proxy answered the CONNECT request with HTTP 403",
+        ));
+        assert_eq!(
+            e.to_string(),
+            "connection error: could not connect to [::1]:8443 via proxy 10.0.0.1:3128 \
+             (the proxy answered the CONNECT request with HTTP 403)"
+        );
+        e.set_attempts(1);
+        assert!(e.to_string().ends_with("HTTP 403) after 1 attempt"), "{e}");
+        let e = Error::connection(ConnectionError::new(
+            "h",
+            80,
+            None,
+            ConnectionPhase::Exchange,
+            "connection reset",
+        ));
+        assert_eq!(
+            e.to_string(),
+            "connection error: the connection to h:80 broke before the response was complete \
+             (connection reset)"
+        );
+        let mut e = Error::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: Duration::from_millis(1500),
+            connection: Some(Box::new(ConnectionError::new(
+                "127.0.0.1",
+                8080,
+                None,
+                ConnectionPhase::Tls,
+                "no answer to the TLS handshake",
+            ))),
+        };
+        e.set_attempts(4);
+        assert_eq!(
+            e.to_string(),
+            "timed out after 1.500 s connecting to 127.0.0.1:8080 (no answer to the TLS \
+             handshake) after 4 attempts"
+        );
+        assert_eq!(e.connection_error().map(ConnectionError::attempts), Some(4));
+        // Other errors have no attempts to record.
+        let mut e = Error::timeout(TimeoutPhase::Total, Duration::from_secs(1));
+        e.set_attempts(3);
+        assert_eq!(
+            e.to_string(),
+            "timed out after 1.000 s waiting for the complete response"
+        );
+        assert!(e.connection_error().is_none());
+    }
 
     #[test]
     fn openai_shape() {

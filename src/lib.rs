@@ -62,7 +62,9 @@
 //! | API key | `.api_key()`, `OPENAI_COMPATIBILITY_API_KEY`, `OPENAI_API_KEY` (none: `build()` fails) |
 //! | base URL | `.url()`, `OPENAI_COMPATIBILITY_API_BASE_URL`, `OPENAI_BASE_URL`, `https://api.openai.com/v1` |
 //! | timeout | `.timeout()`, `MODEL_TIMEOUT` (seconds), 180 s |
+//! | connect timeout | `.connect_timeout()`, the smaller of the timeout and 10 s |
 //! | retries | `.max_retries()`, 3 |
+//! | proxy | `http_proxy` / `HTTPS_PROXY` / `ALL_PROXY`, `NO_PROXY` ([Proxies](#proxies)) |
 //!
 //! The model config ([`OpenAICompatibleModelBuilder::model_config`]) is merged into every
 //! request body. Keys this crate does not know are sent as they are, so server-specific
@@ -228,8 +230,18 @@
 //! the rule. Other 4xx are never retried; a stream is never retried once its body started.
 //!
 //! The timeout bounds each attempt of a plain request end to end. For a stream it bounds the
-//! connection, the wait for the response head, and then each silence between two reads: a
-//! stalled server fails after the timeout, a long lively stream is never cut.
+//! wait for the response head, and then each silence between two reads: a stalled server
+//! fails after the timeout, a long lively stream is never cut.
+//!
+//! Making the connection has a bound of its own,
+//! [`connect_timeout`](OpenAICompatibleModelBuilder::connect_timeout) (the smaller of the
+//! timeout and 10 s): the name lookup, TCP, a proxy's `CONNECT` tunnel and the TLS handshake
+//! of each attempt. A connection that takes longer fails with [`Error::Timeout`] in
+//! [`TimeoutPhase::Connect`] and is retried like a refused one, so a server that cannot be
+//! reached costs about `(max_retries + 1) × connect_timeout` plus the backoff — about 43 s
+//! by default — rather than four whole timeouts. The classic case is an `https://` URL at a
+//! plain-HTTP server (llama.cpp's, say): nobody answers the TLS handshake, and the error says
+//! so and suggests an `http://` URL.
 //!
 //! # Errors
 //!
@@ -238,6 +250,38 @@
 //! [`Error::Timeout`] (which phase), [`Error::Connection`], [`Error::Decode`],
 //! [`Error::StreamApi`], [`Error::IncompleteStream`], [`Error::Config`], … The API key never
 //! appears in an error, in `Debug` output or in logs.
+//!
+//! A server that could not be reached is an [`Error::Connection`] whose [`ConnectionError`]
+//! names the host and port tried, the proxy when one was used, the [`ConnectionPhase`] that
+//! failed (lookup, TCP, proxy tunnel, TLS, or the exchange after connecting) and the number of
+//! attempts, never the URL's path or query:
+//!
+//! ```text
+//! connection error: could not connect to 127.0.0.1:9 (connection refused) after 4 attempts
+//! connection error: could not connect to llm.internal:443 via proxy 10.0.0.1:3128 (connecting to the proxy: connection refused) after 4 attempts
+//! timed out after 10.000 s connecting to 127.0.0.1:8080 (no answer to the TLS handshake; if the server speaks plain HTTP, use an http:// URL) after 4 attempts
+//! ```
+//!
+//! A connect timeout carries the same details in its `connection` field;
+//! [`Error::connection_error`] returns them for both. Match timeouts with
+//! `Error::Timeout { phase, after, .. }`.
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! # use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//! use openai_compatible::{ConnectionPhase, Error, TimeoutPhase};
+//! # let model = OpenAICompatibleModel::builder("m").api_key("k").build()?;
+//! match model.complete(&[ChatMessage::user("hi")]) {
+//!     Ok(answer) => println!("{}", answer.content().unwrap_or_default()),
+//!     Err(Error::Connection(c)) if c.phase() == ConnectionPhase::Tls => {
+//!         eprintln!("TLS with {}:{} failed: {}", c.host(), c.port(), c.reason())
+//!     }
+//!     Err(e @ Error::Timeout { phase: TimeoutPhase::Connect, .. }) => eprintln!("unreachable: {e}"),
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
 //!
 //! # Message processing
 //!
@@ -321,6 +365,36 @@
 //! `Authorization` header included). Keep the `ureq` targets below TRACE in your logger
 //! (e.g. `RUST_LOG=trace,ureq=debug,ureq_proto=debug`); at DEBUG ureq hides sensitive headers.
 //!
+//! # Proxies
+//!
+//! Both builds read the proxy from the environment when the model is built, with curl's
+//! rules (and one difference, below):
+//!
+//! * `http_proxy` or `HTTP_PROXY` for `http://` URLs, `https_proxy` or `HTTPS_PROXY` for
+//!   `https://` URLs; `all_proxy` or `ALL_PROXY` for both when the scheme's own is unset.
+//!   `HTTPS_PROXY` alone sends `http://` URLs direct.
+//! * The lower-case name wins when both are set; an empty variable counts as unset.
+//! * Unlike curl, upper-case `HTTP_PROXY` is read, as Python's requests and httpx read it —
+//!   except when `REQUEST_METHOD` is set: in a CGI program `HTTP_PROXY` can come from a
+//!   request's `Proxy:` header ("httpoxy"), so there only `http_proxy` counts.
+//! * `no_proxy` / `NO_PROXY` lists the hosts to reach directly, separated by commas (spaces
+//!   around entries are ignored): `*` for every host; a name such as `example.com` or
+//!   `.example.com` for that host and its subdomains; an IP address (`127.0.0.1`, `::1`) or a
+//!   block (`10.0.0.0/8`); any of them with a port (`localhost:8080`) for that port only.
+//!   Names never match IP addresses: a local server at `http://127.0.0.1:8080` needs
+//!   `127.0.0.1` in the list, `localhost` is not enough.
+//! * A proxy is written `http://[user:password@]host[:port]` or `host[:port]` (port 80 when
+//!   none is given, as in requests and httpx; curl would use 1080). The credentials go to the
+//!   proxy as `Proxy-Authorization: Basic` and appear in no error or `Debug` output. Only
+//!   `http://` proxies are spoken to: a `socks5://` or `https://` proxy that applies to the
+//!   model's URL fails `build()` with [`Error::Config`] naming the variable.
+//!
+//! An `http://` URL goes to the proxy in absolute form
+//! (`POST http://host:port/v1/chat/completions HTTP/1.1`), as curl sends it; an `https://`
+//! URL is tunnelled with `CONNECT`, inside the connect timeout, and TLS runs end to end with
+//! the server. A model given its own `ureq::Agent` or `reqwest::Client` keeps that client's
+//! proxy settings and ignores these variables.
+//!
 //! # A custom client
 //!
 //! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
@@ -350,6 +424,7 @@ mod decode;
 mod logging;
 pub mod models;
 pub mod processing;
+mod proxy;
 mod reasoning;
 mod request;
 mod retry;
@@ -372,7 +447,9 @@ mod model;
 pub mod __private;
 
 pub use chunks::ChunkAccumulator;
-pub use error::{ApiError, Error, ErrorCode, Result, TimeoutPhase};
+pub use error::{
+    ApiError, ConnectionError, ConnectionPhase, Error, ErrorCode, Result, TimeoutPhase,
+};
 pub use model::{
     ChatClient, ChatCompletionStreamManager, ModelCall, ModelResponse, OpenAICompatibleModel,
     OpenAICompatibleModelBuilder,

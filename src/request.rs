@@ -32,6 +32,8 @@ pub struct Prepared {
     pub query: Vec<(String, String)>,
     /// `timeout` of this call, overriding the model's.
     pub timeout: Option<Duration>,
+    /// The per-call connect bound, overriding the model's.
+    pub connect_timeout: Option<Duration>,
     /// The per-call retries, overriding the model's.
     pub max_retries: Option<u32>,
     /// A json_object fallback is ready: an error naming the response format ends the
@@ -409,6 +411,7 @@ pub(crate) fn prepare_call(
         headers,
         query,
         timeout: opts.timeout.or(options.timeout),
+        connect_timeout: opts.connect_timeout,
         max_retries: opts.max_retries,
         format_fallback: false,
     })

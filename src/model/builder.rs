@@ -12,11 +12,15 @@ use super::OpenAICompatibleModel;
 use crate::config::{self, Requested, Resolved};
 use crate::error::{Error, Result};
 use crate::logging::LogOptions;
+use crate::proxy::ProxyRules;
 use crate::reasoning::ReasoningField;
 use crate::request;
 #[cfg(feature = "tokens")]
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
+
+/// The connect timeout when the builder sets none (and the timeout is longer).
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures an [`OpenAICompatibleModel`]. Created by [`OpenAICompatibleModel::builder`].
 ///
@@ -29,6 +33,9 @@ pub struct OpenAICompatibleModelBuilder {
     model_type: String,
     model_config: Option<Value>,
     requested: Requested,
+    connect_timeout: Option<Duration>,
+    /// The proxy variables to use instead of the process environment (tests).
+    proxy_env: Option<Vec<(String, String)>>,
     max_retries: u32,
     max_response_bytes: u64,
     default_headers: Vec<(String, String)>,
@@ -62,6 +69,8 @@ impl OpenAICompatibleModelBuilder {
             model_type,
             model_config: None,
             requested: Requested::default(),
+            connect_timeout: None,
+            proxy_env: None,
             max_retries: config::DEFAULT_MAX_RETRIES,
             max_response_bytes: config::DEFAULT_MAX_RESPONSE_BYTES,
             default_headers: Vec::new(),
@@ -107,10 +116,39 @@ impl OpenAICompatibleModelBuilder {
     }
 
     /// The timeout: of each attempt of a non-stream request, end to end; for streams, of
-    /// connecting, of waiting for the head, and of each silence between two reads. Zero
-    /// counts as unset.
+    /// waiting for the head and of each silence between two reads. Making the connection
+    /// has its own, shorter bound: [`connect_timeout`](Self::connect_timeout). Zero counts as
+    /// unset.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.requested.timeout = Some(timeout);
+        self
+    }
+
+    /// The bound on making each attempt's connection: the name lookup, the TCP connection,
+    /// the proxy's `CONNECT` tunnel and the TLS handshake (default: the smaller of the timeout
+    /// and 10 s; never more than the timeout). A connection that takes longer fails with
+    /// [`Error::Timeout`] in [`TimeoutPhase::Connect`](crate::TimeoutPhase::Connect) and is
+    /// retried like a refused one, so an unreachable or silent server costs about
+    /// `(max_retries + 1) × connect_timeout` plus the backoff, not that many full timeouts.
+    /// Zero counts as unset.
+    ///
+    /// With a caller's `ureq::Agent` the bound still applies (it is set per request). A
+    /// caller's `reqwest::Client` keeps its own connect timeout: reqwest sets it per client,
+    /// so only the overall timeout bounds its connections.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The proxy environment to use instead of the process's: `(name, value)` pairs read in
+    /// place of `HTTP_PROXY`, `NO_PROXY` and the rest (tests; unstable).
+    #[doc(hidden)]
+    pub fn __proxy_env(mut self, vars: &[(&str, &str)]) -> Self {
+        self.proxy_env = Some(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
         self
     }
 
@@ -228,9 +266,11 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
-    /// Send requests through this `ureq::Agent` (its proxy, TLS and pool settings). The
-    /// model still keeps error bodies, refuses redirects and applies its own timeouts on
-    /// every request.
+    /// Send requests through this `ureq::Agent` (its proxy, TLS, resolver and pool
+    /// settings). The model still keeps error bodies, refuses redirects and applies its own
+    /// timeouts, the connect timeout included, on every request. The agent keeps its own
+    /// proxy configuration (ureq's, from its `Config`): the proxy variables this crate reads
+    /// (the crate docs, "Proxies") do not apply to it.
     #[cfg(not(feature = "async"))]
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.http = Some(agent);
@@ -238,7 +278,11 @@ impl OpenAICompatibleModelBuilder {
     }
 
     /// Send requests through this `reqwest::Client` (its proxy, TLS and pool settings). The
-    /// model applies its own timeouts on every request. Build it from
+    /// model applies its own timeouts on every request, except the connect timeout: reqwest
+    /// sets that per client (`ClientBuilder::connect_timeout`), so the client's own applies,
+    /// and only the overall timeout bounds a connection it never makes. Its proxies are its
+    /// own too (reqwest reads the environment with rules of its own unless told otherwise);
+    /// the crate's proxy rules do not apply to it. Build it from
     /// [`reqwest_client_builder`](crate::reqwest_client_builder) so TLS is set up and
     /// redirects are refused: reqwest's redirect policy belongs to the client, so a client
     /// built otherwise follows redirects, turning a redirected POST into a GET and sending
@@ -252,7 +296,8 @@ impl OpenAICompatibleModelBuilder {
 
     /// Resolves the configuration and builds the model. Fails with [`Error::Config`] naming
     /// the problem: no API key, a malformed URL or `MODEL_TIMEOUT`, a model config that is
-    /// not an object or uses a reserved key, an invalid header.
+    /// not an object or uses a reserved key, an invalid header, a proxy variable naming a
+    /// proxy that cannot be used for the URL (the crate docs, "Proxies").
     pub fn build(self) -> Result<OpenAICompatibleModel> {
         self.build_with_env(&|name| std::env::var(name).ok())
     }
@@ -301,7 +346,28 @@ impl OpenAICompatibleModelBuilder {
             set_header(&mut headers, k, v);
         }
 
-        let http = HttpTransport::new(self.http.take())?;
+        // A caller's client keeps its own proxy settings; ours follow the environment, and a
+        // proxy that cannot be used for the model's URL is a configuration error now rather
+        // than at the first request.
+        let proxies = match &self.proxy_env {
+            Some(vars) => ProxyRules::from_env(&|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            }),
+            None => ProxyRules::from_env(env),
+        };
+        if self.http.is_none() && self.client.is_none() {
+            proxies.for_url(&config::endpoint(
+                &resolved.base_url,
+                "chat/completions",
+                &[],
+            ))?;
+        }
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let http = HttpTransport::new(
+            self.http.take(),
+            proxies,
+            connect_timeout.min(resolved.timeout),
+        )?;
 
         Ok(OpenAICompatibleModel {
             model_type: self.model_type,
@@ -309,6 +375,7 @@ impl OpenAICompatibleModelBuilder {
             base_url: resolved.base_url,
             api_key: resolved.api_key,
             timeout: resolved.timeout,
+            connect_timeout,
             max_retries: self.max_retries,
             max_response_bytes: self.max_response_bytes,
             headers,

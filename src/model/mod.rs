@@ -59,6 +59,8 @@ pub struct OpenAICompatibleModel {
     base_url: String,
     api_key: Option<ApiKey>,
     timeout: Duration,
+    /// The connect timeout asked for (at most `timeout` applies to an attempt).
+    connect_timeout: Duration,
     max_retries: u32,
     max_response_bytes: u64,
     headers: Vec<(String, String)>,
@@ -84,6 +86,7 @@ impl fmt::Debug for OpenAICompatibleModel {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout())
             .field("max_retries", &self.max_retries)
             .field("config_keys", &self.config.keys().collect::<Vec<_>>())
             .field("headers", &header_names)
@@ -119,13 +122,21 @@ impl OpenAICompatibleModel {
         self.timeout
     }
 
+    /// The bound on making each attempt's connection (DNS, TCP, proxy tunnel, TLS): the
+    /// builder's [`connect_timeout`](OpenAICompatibleModelBuilder::connect_timeout), else 10
+    /// s, and never more than the [`timeout`](Self::timeout).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.min(self.timeout)
+    }
+
     /// The retries after a first failed attempt.
     pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
 
-    /// The token counter (feature `tokens`): the one given to the builder, else an [`OpenAITokenCounter`](crate::OpenAITokenCounter) for
-    /// gpt-4o-mini (o200k_base), whose table is built on the first count.
+    /// The token counter (feature `tokens`): the one given to the builder, else an
+    /// [`OpenAITokenCounter`](crate::OpenAITokenCounter) for gpt-4o-mini (o200k_base), whose
+    /// table is built on the first count.
     #[cfg(feature = "tokens")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
     pub fn token_counter(&self) -> &dyn TokenCounter {

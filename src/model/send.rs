@@ -30,6 +30,8 @@ struct Exchange<'a> {
     headers: Cow<'a, [(String, String)]>,
     body: &'a [u8],
     timeout: Duration,
+    /// Of each attempt's connection; never more than `timeout`.
+    connect_timeout: Duration,
     max_retries: u32,
     /// A format rejection goes to the caller's json_object fallback, not to a retry.
     format_fallback: bool,
@@ -59,12 +61,17 @@ impl<'a> Exchange<'a> {
             }
             Cow::Owned(headers)
         };
+        let timeout = prepared.timeout.unwrap_or(model.timeout);
         Exchange {
             model,
             url,
             headers,
             body: &prepared.body,
-            timeout: prepared.timeout.unwrap_or(model.timeout),
+            timeout,
+            connect_timeout: prepared
+                .connect_timeout
+                .unwrap_or(model.connect_timeout)
+                .min(timeout),
             max_retries: prepared.max_retries.unwrap_or(model.max_retries),
             format_fallback: prepared.format_fallback,
             delays: Delays::new(),
@@ -80,6 +87,7 @@ impl<'a> Exchange<'a> {
             attempt: self.attempt,
             body: self.body,
             timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
             max_body: self.model.max_response_bytes,
         }
     }
@@ -165,7 +173,9 @@ impl Exchange<'_> {
         let attempt = self.attempt;
         if !(failure.retryable && self.can_retry()) {
             tracing::debug!(attempt, error = %failure.error, retryable = failure.retryable, "request failed");
-            return Err(failure.error);
+            let mut error = failure.error;
+            error.set_attempts(attempt + 1);
+            return Err(error);
         }
         let delay = self.delays.next();
         tracing::debug!(attempt, error = %failure.error, "request failed");

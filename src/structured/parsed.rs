@@ -571,7 +571,15 @@ mod tests {
         )));
         assert!(!earns_fallback(&api(500, "boom")));
         assert!(!earns_fallback(&api(401, "{}")));
-        assert!(!earns_fallback(&Error::Connection("x".into())));
+        assert!(!earns_fallback(&Error::connection(
+            crate::error::ConnectionError::new(
+                "h",
+                1,
+                None,
+                crate::error::ConnectionPhase::Connect,
+                "x"
+            )
+        )));
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! The blocking transport, on ureq 3.
+//!
+//! The default agent connects through [`connect::Connect`] (proxies, absolute form, reads
+//! bounded by the clock) and never resolves names before its pool ([`resolve::NoLookup`]).
+//! A caller's agent keeps its own connector, resolver and proxy; the per-request settings
+//! (timeouts, no redirects, error bodies kept) apply to both.
+
+mod connect;
+mod resolve;
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
-
-use super::{Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT};
-use crate::error::{Error, TimeoutPhase};
+use super::{
+    describe_io, proxy_label, Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT,
+};
+use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
+use crate::proxy::{ProxyRules, Target};
+use connect::{ConnectFailure, FailureKind};
 
 /// The HTTP client a caller may hand the model builder (`agent(..)`).
 pub(crate) type CallerClient = ureq::Agent;
@@ -29,6 +37,8 @@ pub(crate) fn sleep(d: Duration) {
 #[derive(Clone)]
 pub(crate) struct HttpTransport {
     agent: ureq::Agent,
+    /// The proxy rules our own agent follows; `None` for a caller's agent.
+    rules: Option<Arc<ProxyRules>>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -42,26 +52,64 @@ pub(crate) struct StreamBody {
     reader: ureq::BodyReader<'static>,
     idle: Duration,
     limit: u64,
+    /// Where the stream comes from, for errors: host, port, proxy.
+    from: Arc<Peer>,
+}
+
+/// Where a request went, for errors.
+#[derive(Debug, Default)]
+struct Peer {
+    host: String,
+    port: u16,
+    proxy: Option<String>,
+}
+
+impl Peer {
+    fn error(&self, phase: ConnectionPhase, reason: impl Into<String>) -> ConnectionError {
+        ConnectionError::new(&self.host, self.port, self.proxy.clone(), phase, reason)
+    }
+}
+
+/// What an error needs to know about its request.
+struct Failing {
+    peer: Arc<Peer>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    /// The bound reported for ureq timeouts that are not about connecting.
+    phase: TimeoutPhase,
 }
 
 impl HttpTransport {
-    pub(crate) fn new(agent: Option<CallerClient>) -> Result<HttpTransport, Error> {
-        let agent = agent.unwrap_or_else(|| {
-            // ureq keeps 3 idle connections per host by default: a model shared by a pool
-            // of threads would reconnect for most requests.
-            let config = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .user_agent(USER_AGENT)
-                .max_idle_connections(64)
-                .max_idle_connections_per_host(32)
-                .build();
-            ureq::Agent::with_parts(
-                config,
-                ureq::unversioned::transport::DefaultConnector::default(),
-                QuickResolver::default(),
-            )
-        });
-        Ok(HttpTransport { agent })
+    /// The connect timeout is set on each request (`HttpRequest::connect_timeout`), so it
+    /// applies to a caller's agent too.
+    pub(crate) fn new(
+        agent: Option<CallerClient>,
+        rules: ProxyRules,
+        _connect_timeout: Duration,
+    ) -> Result<HttpTransport, Error> {
+        if let Some(agent) = agent {
+            return Ok(HttpTransport { agent, rules: None });
+        }
+        let rules = Arc::new(rules);
+        // ureq keeps 3 idle connections per host by default: a model shared by a pool of
+        // threads would reconnect for most requests. Its own proxy support is off: the
+        // connector applies this crate's rules.
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(USER_AGENT)
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(32)
+            .proxy(None)
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            connect::Connect::new(rules.clone()),
+            resolve::NoLookup,
+        );
+        Ok(HttpTransport {
+            agent,
+            rules: Some(rules),
+        })
     }
 
     /// Settings every request needs whatever agent the caller built: error bodies kept, no
@@ -77,12 +125,22 @@ impl HttpTransport {
                 "a header name or value is not valid HTTP: {e}"
             )))
         };
+        // An http:// request through a proxy carries the proxy's credentials itself (an
+        // https:// one gives them to the CONNECT request instead).
+        let proxy_auth = match &self.rules {
+            Some(rules) if !rules.is_empty() => rules
+                .for_url(req.url)
+                .map_err(TransportError::fatal)?
+                .filter(|_| Target::of(req.url).is_some_and(|t| !t.https))
+                .and_then(|p| p.authorization()),
+            _ => None,
+        };
         let mut b = self.agent.post(req.url);
         // Straight into the header map: `RequestBuilder::header` moves the whole request
         // builder through `http`'s `Result` chain once per header (a sixth of a request's
         // CPU with our seven headers). `None` means a bad URL, reported by `send`.
         if let Some(map) = b.headers_mut() {
-            map.reserve(req.headers.len());
+            map.reserve(req.headers.len() + 2);
             for (k, v) in req.headers {
                 let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&e))?;
                 let value = HeaderValue::from_str(v).map_err(|e| invalid(&e))?;
@@ -92,13 +150,40 @@ impl HttpTransport {
                 HeaderName::from_static(RETRY_COUNT_HEADER),
                 HeaderValue::from(req.attempt),
             );
+            if let Some(auth) = proxy_auth {
+                let mut value = HeaderValue::from_str(&auth).map_err(|e| invalid(&e))?;
+                value.set_sensitive(true);
+                map.append(ureq::http::header::PROXY_AUTHORIZATION, value);
+            }
         }
         Ok(b)
     }
 
-    /// A non-stream exchange: the whole body, within `req.timeout` end to end.
+    /// What an error about `req` says about where it went.
+    fn failing(&self, req: &HttpRequest<'_>, phase: TimeoutPhase) -> Failing {
+        let (host, port) =
+            Target::of(req.url).map_or((String::new(), 0), |t| (t.host.to_owned(), t.port));
+        let proxy = match &self.rules {
+            Some(rules) => proxy_label(Some(rules), req.url),
+            // A caller's agent: name its proxy when it has one for this URL.
+            None => self.agent.config().proxy().and_then(|p| {
+                let uri: ureq::http::Uri = req.url.parse().ok()?;
+                (!p.is_no_proxy(&uri)).then(|| crate::proxy::authority(p.host(), p.port()))
+            }),
+        };
+        Failing {
+            peer: Arc::new(Peer { host, port, proxy }),
+            timeout: req.timeout,
+            connect_timeout: req.connect_timeout,
+            phase,
+        }
+    }
+
+    /// A non-stream exchange: the whole body, within `req.timeout` end to end, the
+    /// connection within `req.connect_timeout`.
     pub(crate) fn execute(&self, req: &HttpRequest<'_>) -> Result<(Head, Vec<u8>), TransportError> {
         let t = req.timeout;
+        let ct = req.connect_timeout;
         let resp = self
             .request(req)?
             .config()
@@ -106,22 +191,25 @@ impl HttpTransport {
             .max_redirects(0)
             .max_redirects_will_error(false)
             .timeout_global(Some(t))
+            .timeout_resolve(Some(ct))
+            .timeout_connect(Some(ct))
             .build()
             .send(req.body)
-            .map_err(|e| map_error(e, t, TimeoutPhase::Total))?;
+            .map_err(|e| map_error(e, &self.failing(req, TimeoutPhase::Total)))?;
         let head = head_of(&resp);
         let body = resp
             .into_body()
             .into_with_config()
             .limit(req.max_body)
             .read_to_vec()
-            .map_err(|e| map_error(e, t, TimeoutPhase::Total))?;
+            .map_err(|e| map_error(e, &self.failing(req, TimeoutPhase::Total)))?;
         Ok((head, body))
     }
 
     /// A stream: returns once the head arrived; the body is read lazily.
     pub(crate) fn open(&self, req: &HttpRequest<'_>) -> Result<(Head, StreamBody), TransportError> {
         let t = req.timeout;
+        let ct = req.connect_timeout;
         let resp = self
             .request(req)?
             .config()
@@ -133,15 +221,15 @@ impl HttpTransport {
             .timeout_global(None)
             .timeout_per_call(None)
             .timeout_recv_body(None)
-            .timeout_resolve(Some(t))
-            .timeout_connect(Some(t))
+            .timeout_resolve(Some(ct))
+            .timeout_connect(Some(ct))
             .timeout_send_request(Some(t))
             .timeout_send_body(Some(t))
             .timeout_recv_response(Some(t))
             .timeout_per_read(Some(t))
             .build()
             .send(req.body)
-            .map_err(|e| map_error(e, t, TimeoutPhase::ResponseHead))?;
+            .map_err(|e| map_error(e, &self.failing(req, TimeoutPhase::ResponseHead)))?;
         let head = head_of(&resp);
         // No cap on the whole stream (a long stream is legitimate); the stream layer caps
         // each event, and `read_rest` caps an error body.
@@ -152,6 +240,7 @@ impl HttpTransport {
                 reader,
                 idle: t,
                 limit: req.max_body,
+                from: self.failing(req, TimeoutPhase::StreamIdle).peer,
             },
         ))
     }
@@ -164,7 +253,15 @@ impl StreamBody {
             match self.reader.read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(map_io(e, self.idle, TimeoutPhase::StreamIdle).error),
+                Err(e) => {
+                    let failing = Failing {
+                        peer: self.from.clone(),
+                        timeout: self.idle,
+                        connect_timeout: self.idle,
+                        phase: TimeoutPhase::StreamIdle,
+                    };
+                    return Err(map_io(e, &failing).error);
+                }
             }
         }
     }
@@ -177,10 +274,7 @@ impl StreamBody {
         let deadline = std::time::Instant::now() + self.idle;
         loop {
             if std::time::Instant::now() > deadline {
-                return Err(Error::Timeout {
-                    phase: TimeoutPhase::Total,
-                    after: self.idle,
-                });
+                return Err(Error::timeout(TimeoutPhase::Total, self.idle));
             }
             match self.read(&mut buf)? {
                 0 => return Ok(out),
@@ -193,83 +287,6 @@ impl StreamBody {
     }
 }
 
-/// How long a looked-up host name is reused. Addresses only matter when a new connection is
-/// opened, and one second is far below any DNS TTL worth honouring.
-const RESOLVED_FOR: Duration = Duration::from_secs(1);
-
-/// ureq's resolver, minus a thread per request.
-///
-/// ureq resolves the host before it looks for a pooled connection, and when the call has a
-/// timeout (ours always does) its default resolver spawns a thread for the lookup so that
-/// it can give up on time. Measured on loopback (benches/README.md), that thread cut the
-/// request rate from about 35k/s to 6k/s. Here an IP literal is used as it is (no lookup at
-/// all, as ureq itself does without a timeout), and a host name is looked up by ureq's
-/// resolver — with its thread and its timeout — at most once a second; later calls reuse
-/// the addresses.
-#[derive(Debug, Default)]
-struct QuickResolver {
-    lookup: DefaultResolver,
-    /// The last name looked up: `scheme://authority` (the scheme gives the default port).
-    recent: Mutex<Option<(String, Instant, ResolvedSocketAddrs)>>,
-}
-
-impl Resolver for QuickResolver {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let Some(authority) = uri.authority() else {
-            return self.lookup.resolve(uri, config, timeout);
-        };
-        let host = authority.host();
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host)
-            .parse::<IpAddr>();
-        let port = authority.port_u16().or_else(|| match uri.scheme_str() {
-            Some("http") => Some(80),
-            Some("https") => Some(443),
-            _ => None,
-        });
-        if let (Ok(ip), Some(port)) = (literal, port) {
-            let mut addrs = self.empty();
-            for addr in config
-                .ip_family()
-                .keep_wanted(std::iter::once(SocketAddr::new(ip, port)))
-            {
-                addrs.push(addr);
-            }
-            return if addrs.is_empty() {
-                Err(ureq::Error::HostNotFound)
-            } else {
-                Ok(addrs)
-            };
-        }
-        let scheme = uri.scheme_str().unwrap_or_default();
-        let same = |k: &str| {
-            k.strip_prefix(scheme)
-                .and_then(|k| k.strip_prefix("://"))
-                .is_some_and(|k| k == authority.as_str())
-        };
-        let now = Instant::now();
-        if let Ok(recent) = self.recent.lock() {
-            if let Some((k, at, addrs)) = recent.as_ref() {
-                if same(k) && now.duration_since(*at) < RESOLVED_FOR {
-                    return Ok(addrs.clone());
-                }
-            }
-        }
-        let addrs = self.lookup.resolve(uri, config, timeout)?;
-        if let Ok(mut recent) = self.recent.lock() {
-            *recent = Some((format!("{scheme}://{authority}"), now, addrs.clone()));
-        }
-        Ok(addrs)
-    }
-}
-
 fn head_of(resp: &ureq::http::Response<ureq::Body>) -> Head {
     Head::from_parts(
         resp.status().as_u16(),
@@ -279,107 +296,121 @@ fn head_of(resp: &ureq::http::Response<ureq::Body>) -> Head {
     )
 }
 
-fn map_io(e: std::io::Error, limit: Duration, phase: TimeoutPhase) -> TransportError {
+/// An I/O error once connected: the connection broke, or a read timed out.
+fn map_io(e: std::io::Error, f: &Failing) -> TransportError {
     // ureq wraps its own errors (timeouts, limits) in io::Error when read through `Read`.
     if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
         return match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
-            Some(Ok(inner)) => map_error(*inner, limit, phase),
-            _ => TransportError::retryable(Error::Connection("the connection failed".into())),
+            Some(Ok(inner)) => map_error(*inner, f),
+            _ => TransportError::retryable(Error::connection(
+                f.peer
+                    .error(ConnectionPhase::Exchange, "the connection failed"),
+            )),
         };
     }
     use std::io::ErrorKind as K;
-    let retryable = !matches!(e.kind(), K::InvalidData);
-    let error = match e.kind() {
-        K::TimedOut => Error::Timeout {
-            phase,
-            after: limit,
-        },
-        K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
-            Error::Connection(format!("could not connect: {e}"))
-        }
-        _ => Error::Connection(format!(
-            "the connection closed before the response was complete: {e}"
+    match e.kind() {
+        K::TimedOut => TransportError::retryable(Error::timeout(f.phase, f.timeout)),
+        // Not retried: a server sending broken HTTP or TLS will do it again.
+        K::InvalidData => TransportError::fatal(Error::connection(
+            f.peer.error(ConnectionPhase::Exchange, describe_io(&e)),
         )),
-    };
-    TransportError { error, retryable }
+        K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
+            TransportError::retryable(Error::connection(
+                f.peer.error(ConnectionPhase::Connect, describe_io(&e)),
+            ))
+        }
+        _ => TransportError::retryable(Error::connection(
+            f.peer.error(ConnectionPhase::Exchange, describe_io(&e)),
+        )),
+    }
 }
 
-fn map_error(e: ureq::Error, limit: Duration, phase: TimeoutPhase) -> TransportError {
+fn map_error(e: ureq::Error, f: &Failing) -> TransportError {
     use ureq::Error as U;
+    let connection = |phase, reason: String| Error::connection(f.peer.error(phase, reason));
     match e {
+        U::Other(other) => match other.downcast::<ConnectFailure>() {
+            Ok(failure) => from_connector(*failure, f),
+            Err(other) => {
+                TransportError::retryable(connection(ConnectionPhase::Exchange, other.to_string()))
+            }
+        },
         U::Timeout(t) => {
             use ureq::Timeout as T;
-            let phase = match t {
-                T::Resolve | T::Connect => TimeoutPhase::Connect,
-                T::PerRead if phase == TimeoutPhase::StreamIdle => TimeoutPhase::StreamIdle,
-                T::Global => TimeoutPhase::Total,
-                _ if phase == TimeoutPhase::Total => TimeoutPhase::Total,
-                _ => TimeoutPhase::ResponseHead,
-            };
-            TransportError::retryable(Error::Timeout {
-                phase,
-                after: limit,
-            })
+            match t {
+                // Only a caller's agent gets here: ours reports through the connector.
+                T::Resolve | T::Connect => TransportError::retryable(Error::Timeout {
+                    phase: TimeoutPhase::Connect,
+                    after: f.connect_timeout,
+                    connection: Some(Box::new(f.peer.error(
+                        if t == T::Resolve {
+                            ConnectionPhase::Resolve
+                        } else {
+                            ConnectionPhase::Connect
+                        },
+                        "the connection was not made in time",
+                    ))),
+                }),
+                T::PerRead if f.phase == TimeoutPhase::StreamIdle => {
+                    TransportError::retryable(Error::timeout(TimeoutPhase::StreamIdle, f.timeout))
+                }
+                T::Global => {
+                    TransportError::retryable(Error::timeout(TimeoutPhase::Total, f.timeout))
+                }
+                _ if f.phase == TimeoutPhase::Total => {
+                    TransportError::retryable(Error::timeout(TimeoutPhase::Total, f.timeout))
+                }
+                _ => {
+                    TransportError::retryable(Error::timeout(TimeoutPhase::ResponseHead, f.timeout))
+                }
+            }
         }
-        U::Io(io) => map_io(io, limit, phase),
+        U::Io(io) => map_io(io, f),
         U::BodyExceedsLimit(limit) => TransportError::fatal(Error::BodyTooLarge { limit }),
-        U::HostNotFound => TransportError::retryable(Error::Connection(
-            "the host name could not be resolved".into(),
+        U::HostNotFound => TransportError::retryable(connection(
+            ConnectionPhase::Resolve,
+            "name lookup failed: the name could not be resolved".into(),
         )),
-        U::ConnectionFailed => {
-            TransportError::retryable(Error::Connection("the connection failed".into()))
+        U::ConnectionFailed => TransportError::retryable(connection(
+            ConnectionPhase::Connect,
+            "no connection could be made".into(),
+        )),
+        U::ConnectProxyFailed(why) => {
+            TransportError::retryable(connection(ConnectionPhase::Tunnel, why))
         }
-        U::Protocol(p) => TransportError::retryable(Error::Connection(format!(
-            "the connection closed before the response was complete ({p})"
-        ))),
+        U::Protocol(p) => TransportError::retryable(connection(
+            ConnectionPhase::Exchange,
+            format!("the server broke the HTTP protocol: {p}"),
+        )),
         U::BadUri(u) => TransportError::fatal(Error::Config(format!("bad URL: {u}"))),
         U::Http(h) => TransportError::fatal(Error::Config(format!(
             "a header name or value is not valid HTTP: {h}"
         ))),
-        U::Tls(m) => TransportError::fatal(Error::Connection(format!("TLS failed: {m}"))),
-        other => TransportError::retryable(Error::Connection(other.to_string())),
+        U::Tls(m) => {
+            TransportError::fatal(connection(ConnectionPhase::Tls, format!("TLS failed: {m}")))
+        }
+        U::Rustls(e) => {
+            TransportError::fatal(connection(ConnectionPhase::Tls, format!("TLS failed: {e}")))
+        }
+        other => {
+            TransportError::retryable(connection(ConnectionPhase::Exchange, other.to_string()))
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resolve(r: &QuickResolver, url: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
-        let uri: ureq::http::Uri = url.parse().unwrap();
-        let config = ureq::config::Config::default();
-        let timeout = NextTimeout {
-            after: ureq::unversioned::transport::time::Duration::from_secs(5),
-            reason: ureq::Timeout::Resolve,
-            ..NextTimeout::default()
-        };
-        r.resolve(&uri, &config, timeout).map(|a| a.to_vec())
-    }
-
-    #[test]
-    fn ip_literals_need_no_lookup() {
-        let r = QuickResolver::default();
-        assert_eq!(
-            resolve(&r, "http://127.0.0.1:8080/v1").unwrap(),
-            vec!["127.0.0.1:8080".parse().unwrap()]
-        );
-        assert_eq!(
-            resolve(&r, "https://[::1]/v1").unwrap(),
-            vec!["[::1]:443".parse().unwrap()]
-        );
-        assert!(r.recent.lock().unwrap().is_none());
-    }
-
-    #[test]
-    fn a_host_name_is_looked_up_once_a_second() {
-        let r = QuickResolver::default();
-        let first = resolve(&r, "http://localhost:8080/v1").unwrap();
-        assert!(first
-            .iter()
-            .all(|a| a.port() == 8080 && a.ip().is_loopback()));
-        assert_eq!(resolve(&r, "http://localhost:8080/x").unwrap(), first);
-        // Another port or scheme is another name.
-        let other = resolve(&r, "http://localhost:9090/v1").unwrap();
-        assert!(other.iter().all(|a| a.port() == 9090));
+/// The connector's failure as this crate's error. A timeout while connecting is always the
+/// connect phase, whichever of the two bounds ran out first: the connection is what hung.
+fn from_connector(failure: ConnectFailure, f: &Failing) -> TransportError {
+    let error = f.peer.error(failure.phase, failure.reason);
+    match failure.kind {
+        FailureKind::TimedOut => TransportError::retryable(Error::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: f.connect_timeout.min(f.timeout),
+            connection: Some(Box::new(error)),
+        }),
+        FailureKind::Retryable => TransportError::retryable(Error::connection(error)),
+        FailureKind::Fatal => TransportError::fatal(Error::connection(error)),
+        FailureKind::Config => TransportError::fatal(Error::Config(error.reason().to_owned())),
     }
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::proxy::ProxyRules;
 
 #[cfg(not(feature = "async"))]
 mod blocking;
@@ -39,9 +40,12 @@ pub(crate) struct HttpRequest<'a> {
     /// 0 for the first attempt, then the number of retries so far.
     pub attempt: u32,
     pub body: &'a [u8],
-    /// Non-stream: bound on the whole exchange. Stream: bound on connect, on the wait for
-    /// the response head, and on each silence between reads.
+    /// Non-stream: bound on the whole exchange. Stream: bound on the wait for the response
+    /// head, and on each silence between reads.
     pub timeout: Duration,
+    /// Bound on making the connection: name lookup, TCP, the proxy's tunnel, TLS. The send
+    /// loop passes at most `timeout`.
+    pub connect_timeout: Duration,
     /// Bodies longer than this fail with [`Error::BodyTooLarge`].
     pub max_body: u64,
 }
@@ -109,3 +113,30 @@ pub(crate) const RETRY_COUNT_HEADER: &str = "x-stainless-retry-count";
 /// The `User-Agent` every request carries.
 pub(crate) const USER_AGENT: &str =
     concat!("openai-compatible/", env!("CARGO_PKG_VERSION"), " (rust)");
+
+/// An I/O error in words, for connection errors: the kind for the common ones (without the
+/// OS's `(os error 111)`), else the error's own text. I/O errors never carry URLs.
+pub(crate) fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused".to_owned(),
+        K::ConnectionReset => "connection reset".to_owned(),
+        K::ConnectionAborted => "connection aborted".to_owned(),
+        K::UnexpectedEof => "the peer closed the connection".to_owned(),
+        K::BrokenPipe => "the peer closed the connection (broken pipe)".to_owned(),
+        K::HostUnreachable => "host unreachable".to_owned(),
+        K::NetworkUnreachable => "network unreachable".to_owned(),
+        K::AddrNotAvailable => "address not available".to_owned(),
+        K::TimedOut => "timed out".to_owned(),
+        _ => match e.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// The proxy the transport's own client would use for `url`, as `host:port`: what errors
+/// name. `None` without rules (a caller's client) or for a direct connection.
+pub(crate) fn proxy_label(rules: Option<&ProxyRules>, url: &str) -> Option<String> {
+    rules?.for_url(url).ok().flatten().map(|p| p.authority())
+}

@@ -2,12 +2,24 @@
 //!
 //! Timeouts are applied here with `tokio::time::timeout` around each phase rather than with
 //! reqwest's client-wide settings, so a caller-built `reqwest::Client` gets the same bounds.
+//! The one exception is the connect timeout: reqwest only has it per client
+//! (`ClientBuilder::connect_timeout`, which bounds its whole connector: DNS, TCP, the
+//! proxy's `CONNECT` and TLS). The default client is built with the model's; a request with
+//! another one (a per-call timeout shorter than the model's connect timeout) uses one of a
+//! few more clients built for it ([`Own::client_for`]). A caller's client keeps its own.
+//!
+//! Proxies: the default client ignores reqwest's own environment lookup and asks
+//! [`ProxyRules`] for each URL (`reqwest::Proxy::custom`). reqwest sends `http://` requests
+//! to an HTTP proxy in absolute form and tunnels `https://` ones with `CONNECT`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT};
-use crate::error::{Error, TimeoutPhase};
+use super::{
+    describe_io, proxy_label, Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT,
+};
+use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
+use crate::proxy::{ProxyRules, Target};
 
 /// The HTTP client a caller may hand the model builder (`http_client(..)`).
 pub(crate) type CallerClient = reqwest::Client;
@@ -66,11 +78,31 @@ pub fn reqwest_client_builder(extra_roots: &[Vec<u8>]) -> Result<reqwest::Client
 #[derive(Clone)]
 pub(crate) struct HttpTransport {
     client: reqwest::Client,
+    /// Our own client's settings; `None` for a caller's client.
+    own: Option<Arc<Own>>,
     /// The last URL parsed, with the text it came from. A model sends every request to one
     /// endpoint, and reqwest would parse the same text again (IDNA host processing
     /// included) for each: a sixth of an async request's CPU on loopback.
     last_url: Arc<Mutex<Option<(String, reqwest::Url)>>>,
 }
+
+/// What the default client was built from, and the clients for other connect timeouts.
+struct Own {
+    rules: Arc<ProxyRules>,
+    /// The connect timeout the main client was built with.
+    connect_timeout: Duration,
+    /// Clients for other connect timeouts, newest last; at most [`MORE_CLIENTS`].
+    others: Mutex<Vec<(Duration, reqwest::Client)>>,
+}
+
+/// How many clients with other connect timeouts are kept. Each has its own connection
+/// pool; a program alternating between more per-call timeouts than this reconnects more.
+const MORE_CLIENTS: usize = 4;
+
+/// How much sooner than asked reqwest's connect bound fires. When the connect timeout equals
+/// the timeout (timeouts under 10 s, by default), both timers would end together and the
+/// outer one could win, reporting a hung connection as a slow response.
+const CONNECT_LEAD: Duration = Duration::from_millis(5);
 
 impl std::fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,30 +116,165 @@ pub(crate) struct StreamBody {
     idle: Duration,
     /// Caps an error body read with `read_rest`; the stream itself is capped per event.
     limit: u64,
+    /// Where the stream comes from, for errors.
+    failing: Arc<Failing>,
+}
+
+/// What an error about a request says about where it went.
+struct Failing {
+    host: String,
+    port: u16,
+    https: bool,
+    proxy: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    /// The bound a timeout that is not about connecting reports.
+    phase: TimeoutPhase,
+}
+
+impl Failing {
+    fn error(&self, phase: ConnectionPhase, reason: impl Into<String>) -> ConnectionError {
+        ConnectionError::new(&self.host, self.port, self.proxy.clone(), phase, reason)
+    }
+}
+
+/// The default client: this crate's TLS, no redirects, the connect timeout, our proxies.
+fn default_client(
+    rules: &Arc<ProxyRules>,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, Error> {
+    let bound = if connect_timeout > 2 * CONNECT_LEAD {
+        connect_timeout - CONNECT_LEAD
+    } else {
+        connect_timeout
+    };
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(&[])?)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+        .connect_timeout(bound)
+        // reqwest's own reading of the environment differs from ours (ProxyRules).
+        .no_proxy();
+    if !rules.is_empty() {
+        let rules = rules.clone();
+        builder = builder.proxy(reqwest::Proxy::custom(move |url| proxy_for(&rules, url)));
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Config(format!("the HTTP client could not be built: {e}")))
+}
+
+/// The proxy URL (credentials included) for a request to `url`, per the rules. A proxy that
+/// cannot be used never gets here: the transport refuses the request first.
+fn proxy_for(rules: &ProxyRules, url: &reqwest::Url) -> Option<reqwest::Url> {
+    let host = url.host_str()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let target = Target {
+        https: url.scheme() == "https",
+        host,
+        port: url.port_or_known_default()?,
+    };
+    let proxy = rules.for_target(&target).ok()??;
+    let mut out = reqwest::Url::parse(&format!("http://{}", proxy.authority())).ok()?;
+    if let Some((user, password)) = &proxy.credentials {
+        out.set_username(user).ok()?;
+        out.set_password(Some(password)).ok()?;
+    }
+    Some(out)
+}
+
+impl Own {
+    /// The client for a request whose connect timeout is `ct`.
+    fn client_for(
+        &self,
+        main: &reqwest::Client,
+        ct: Duration,
+    ) -> Result<reqwest::Client, TransportError> {
+        if ct == self.connect_timeout {
+            return Ok(main.clone());
+        }
+        let mut others = self.others.lock().map_err(|_| {
+            TransportError::fatal(Error::Config("the client cache is poisoned".into()))
+        })?;
+        if let Some(at) = others.iter().position(|(d, _)| *d == ct) {
+            let entry = others.remove(at);
+            let client = entry.1.clone();
+            others.push(entry);
+            return Ok(client);
+        }
+        let client = default_client(&self.rules, ct).map_err(TransportError::fatal)?;
+        if others.len() >= MORE_CLIENTS {
+            others.remove(0);
+        }
+        others.push((ct, client.clone()));
+        Ok(client)
+    }
 }
 
 impl HttpTransport {
-    pub(crate) fn new(client: Option<CallerClient>) -> Result<HttpTransport, Error> {
-        let client = match client {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .tls_backend_preconfigured(tls_config(&[])?)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(USER_AGENT)
-                .build()
-                .map_err(|e| Error::Config(format!("the HTTP client could not be built: {e}")))?,
+    /// With no client given, builds one with `connect_timeout` and the proxy `rules`.
+    pub(crate) fn new(
+        client: Option<CallerClient>,
+        rules: ProxyRules,
+        connect_timeout: Duration,
+    ) -> Result<HttpTransport, Error> {
+        let (client, own) = match client {
+            Some(c) => (c, None),
+            None => {
+                let rules = Arc::new(rules);
+                let client = default_client(&rules, connect_timeout)?;
+                let own = Own {
+                    rules,
+                    connect_timeout,
+                    others: Mutex::default(),
+                };
+                (client, Some(Arc::new(own)))
+            }
         };
         Ok(HttpTransport {
             client,
+            own,
             last_url: Arc::default(),
         })
     }
 
-    fn request(&self, req: &HttpRequest<'_>) -> reqwest::RequestBuilder {
+    /// What an error about `req` needs to know.
+    fn failing(&self, req: &HttpRequest<'_>, phase: TimeoutPhase) -> Failing {
+        let target = Target::of(req.url);
+        Failing {
+            host: target
+                .as_ref()
+                .map_or_else(String::new, |t| t.host.to_owned()),
+            port: target.as_ref().map_or(0, |t| t.port),
+            https: target.as_ref().is_some_and(|t| t.https),
+            proxy: proxy_label(self.own.as_ref().map(|o| &*o.rules), req.url),
+            timeout: req.timeout,
+            connect_timeout: req.connect_timeout,
+            phase,
+        }
+    }
+
+    /// The request, on the client for its connect timeout; a proxy the environment names but
+    /// this crate cannot use fails it here.
+    fn prepare(&self, req: &HttpRequest<'_>) -> Result<reqwest::RequestBuilder, TransportError> {
+        let client = match &self.own {
+            Some(own) => {
+                own.rules.for_url(req.url).map_err(TransportError::fatal)?;
+                own.client_for(&self.client, req.connect_timeout)?
+            }
+            None => self.client.clone(),
+        };
+        Ok(self.request(&client, req))
+    }
+
+    fn request(&self, client: &reqwest::Client, req: &HttpRequest<'_>) -> reqwest::RequestBuilder {
         let mut b = match self.url(req.url) {
-            Some(url) => self.client.post(url),
+            Some(url) => client.post(url),
             // reqwest reports the bad URL when the request is sent.
-            None => self.client.post(req.url),
+            None => client.post(req.url),
         };
         for (k, v) in req.headers {
             b = b.header(k.as_str(), v.as_str());
@@ -129,18 +296,17 @@ impl HttpTransport {
         Some(url)
     }
 
-    /// A non-stream exchange: the whole body, within `req.timeout` end to end.
+    /// A non-stream exchange: the whole body, within `req.timeout` end to end, the
+    /// connection within `req.connect_timeout` (our client; a caller's has its own).
     pub(crate) async fn execute(
         &self,
         req: &HttpRequest<'_>,
     ) -> Result<(Head, Vec<u8>), TransportError> {
         let t = req.timeout;
+        let request = self.prepare(req)?;
+        let fail = |e| map_error(e, &self.failing(req, TimeoutPhase::Total));
         let exchange = async {
-            let mut resp = self
-                .request(req)
-                .send()
-                .await
-                .map_err(|e| map_error(e, t, TimeoutPhase::Total))?;
+            let mut resp = request.send().await.map_err(fail)?;
             let head = head_of(&resp);
             let mut body = Vec::with_capacity(
                 resp.content_length()
@@ -148,11 +314,7 @@ impl HttpTransport {
                     .min(req.max_body)
                     .min(1 << 20) as usize,
             );
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| map_error(e, t, TimeoutPhase::Total))?
-            {
+            while let Some(chunk) = resp.chunk().await.map_err(fail)? {
                 if body.len() as u64 + chunk.len() as u64 > req.max_body {
                     return Err(TransportError::fatal(Error::BodyTooLarge {
                         limit: req.max_body,
@@ -164,10 +326,10 @@ impl HttpTransport {
         };
         match tokio::time::timeout(t, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(TransportError::retryable(Error::Timeout {
-                phase: TimeoutPhase::Total,
-                after: t,
-            })),
+            Err(_) => Err(TransportError::retryable(Error::timeout(
+                TimeoutPhase::Total,
+                t,
+            ))),
         }
     }
 
@@ -177,22 +339,27 @@ impl HttpTransport {
         req: &HttpRequest<'_>,
     ) -> Result<(Head, StreamBody), TransportError> {
         let t = req.timeout;
-        let response = match tokio::time::timeout(t, self.request(req).send()).await {
-            Ok(r) => r.map_err(|e| map_error(e, t, TimeoutPhase::ResponseHead))?,
+        let request = self.prepare(req)?;
+        let mut failing = self.failing(req, TimeoutPhase::ResponseHead);
+        let response = match tokio::time::timeout(t, request.send()).await {
+            Ok(r) => r.map_err(|e| map_error(e, &failing))?,
             Err(_) => {
-                return Err(TransportError::retryable(Error::Timeout {
-                    phase: TimeoutPhase::ResponseHead,
-                    after: t,
-                }))
+                return Err(TransportError::retryable(Error::timeout(
+                    TimeoutPhase::ResponseHead,
+                    t,
+                )))
             }
         };
         let head = head_of(&response);
+        failing.phase = TimeoutPhase::StreamIdle;
+        let failing = Arc::new(failing);
         Ok((
             head,
             StreamBody {
                 response,
                 idle: t,
                 limit: req.max_body,
+                failing,
             },
         ))
     }
@@ -203,11 +370,8 @@ impl StreamBody {
     /// for longer than the timeout.
     pub(crate) async fn next(&mut self) -> Result<Option<bytes::Bytes>, Error> {
         match tokio::time::timeout(self.idle, self.response.chunk()).await {
-            Err(_) => Err(Error::Timeout {
-                phase: TimeoutPhase::StreamIdle,
-                after: self.idle,
-            }),
-            Ok(Err(e)) => Err(map_error(e, self.idle, TimeoutPhase::StreamIdle).error),
+            Err(_) => Err(Error::timeout(TimeoutPhase::StreamIdle, self.idle)),
+            Ok(Err(e)) => Err(map_error(e, &self.failing).error),
             Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
             Ok(Ok(None)) => Ok(None),
         }
@@ -230,10 +394,7 @@ impl StreamBody {
         };
         tokio::time::timeout(after, read)
             .await
-            .unwrap_or(Err(Error::Timeout {
-                phase: TimeoutPhase::Total,
-                after,
-            }))
+            .unwrap_or(Err(Error::timeout(TimeoutPhase::Total, after)))
     }
 }
 
@@ -246,12 +407,22 @@ fn head_of(resp: &reqwest::Response) -> Head {
     )
 }
 
-fn map_error(e: reqwest::Error, limit: Duration, phase: TimeoutPhase) -> TransportError {
+fn map_error(e: reqwest::Error, f: &Failing) -> TransportError {
     if e.is_timeout() {
-        return TransportError::retryable(Error::Timeout {
-            phase,
-            after: limit,
-        });
+        if e.is_connect() {
+            let mut reason =
+                "the connection (name lookup, TCP, proxy tunnel, TLS handshake) was not made in time".to_owned();
+            // Without a proxy, a silent https:// server is most often a plain-HTTP one.
+            if f.https && f.proxy.is_none() {
+                reason.push_str("; if the server speaks plain HTTP, use an http:// URL");
+            }
+            return TransportError::retryable(Error::Timeout {
+                phase: TimeoutPhase::Connect,
+                after: f.connect_timeout,
+                connection: Some(Box::new(f.error(ConnectionPhase::Connect, reason))),
+            });
+        }
+        return TransportError::retryable(Error::timeout(f.phase, f.timeout));
     }
     if e.is_builder() {
         return TransportError::fatal(Error::Config(format!(
@@ -260,19 +431,101 @@ fn map_error(e: reqwest::Error, limit: Duration, phase: TimeoutPhase) -> Transpo
         )));
     }
     if e.is_redirect() {
-        return TransportError::fatal(Error::Connection(format!(
-            "redirect refused: {}",
-            describe(&e)
+        return TransportError::fatal(Error::connection(f.error(
+            ConnectionPhase::Exchange,
+            format!("redirect refused: {}", describe(&e)),
         )));
     }
-    let what = if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the connection closed before the response was complete"
+    if e.is_connect() {
+        let (phase, retryable, reason) = classify_connect(&e, f);
+        let error = Error::connection(f.error(phase, reason));
+        return TransportError { error, retryable };
+    }
+    let what = if e.is_body() || e.is_decode() {
+        "the body was cut off"
     } else {
         "the request failed"
     };
-    TransportError::retryable(Error::Connection(format!("{what}: {}", describe(&e))))
+    TransportError::retryable(Error::connection(f.error(
+        ConnectionPhase::Exchange,
+        format!("{what}: {}", describe(&e)),
+    )))
+}
+
+/// Which stage a connect error comes from, whether retrying may help, and why, read from
+/// the error's causes: reqwest does not say which step failed.
+fn classify_connect(e: &reqwest::Error, f: &Failing) -> (ConnectionPhase, bool, String) {
+    use std::error::Error as _;
+    let proxied = f.proxy.is_some();
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        causes.push(c);
+        cur = c.source();
+    }
+    let text: Vec<String> = causes.iter().map(|c| c.to_string()).collect();
+    let said = |needle: &str| text.iter().any(|t| t.contains(needle));
+    let io = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<std::io::Error>());
+    if said("dns error") {
+        let what = io.map_or_else(|| describe(e), describe_io);
+        let reason = if proxied {
+            format!("looking up the proxy: {what}")
+        } else {
+            format!("name lookup failed: {what}")
+        };
+        return (ConnectionPhase::Resolve, true, reason);
+    }
+    // hyper-util's tunnel errors (the type is private): its texts.
+    if proxied && f.https {
+        if said("proxy authorization required") {
+            return (
+                ConnectionPhase::Tunnel,
+                false,
+                "the proxy answered the CONNECT request with HTTP 407 (proxy authorization required)".into(),
+            );
+        }
+        if said("unsuccessful") {
+            return (
+                ConnectionPhase::Tunnel,
+                true,
+                "the proxy refused the CONNECT request".into(),
+            );
+        }
+        if said("unexpected end of file") && !said("failed to create underlying connection") {
+            return (
+                ConnectionPhase::Tunnel,
+                true,
+                "the proxy closed the connection during the CONNECT request".into(),
+            );
+        }
+    }
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<rustls::Error>())
+    {
+        let hint = if matches!(tls, rustls::Error::InvalidMessage(_)) {
+            "; if the server speaks plain HTTP, use an http:// URL"
+        } else {
+            ""
+        };
+        return (
+            ConnectionPhase::Tls,
+            false,
+            format!("TLS handshake failed: {tls}{hint}"),
+        );
+    }
+    let what = io.map_or_else(|| describe(e), describe_io);
+    if proxied {
+        (
+            ConnectionPhase::Connect,
+            true,
+            format!("connecting to the proxy: {what}"),
+        )
+    } else {
+        (ConnectionPhase::Connect, true, what)
+    }
 }
 
 /// The error with its causes, without the URL (it may carry query-string credentials).
@@ -288,5 +541,52 @@ fn describe(e: &reqwest::Error) -> String {
         "no details".to_owned()
     } else {
         parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_connect_timeouts_get_a_few_cached_clients() {
+        let t = HttpTransport::new(None, ProxyRules::default(), Duration::from_secs(10)).unwrap();
+        let own = t.own.as_ref().unwrap();
+        let kept = || {
+            own.others
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(d, _)| d.as_secs())
+                .collect::<Vec<_>>()
+        };
+        own.client_for(&t.client, Duration::from_secs(10)).unwrap();
+        assert!(
+            kept().is_empty(),
+            "the model's own timeout uses the main client"
+        );
+        own.client_for(&t.client, Duration::from_secs(2)).unwrap();
+        own.client_for(&t.client, Duration::from_secs(2)).unwrap();
+        assert_eq!(kept(), vec![2]);
+        for secs in [3, 4, 5, 6] {
+            own.client_for(&t.client, Duration::from_secs(secs))
+                .unwrap();
+        }
+        // At most MORE_CLIENTS, the least recently used dropped first.
+        assert_eq!(kept(), vec![3, 4, 5, 6]);
+        own.client_for(&t.client, Duration::from_secs(3)).unwrap();
+        own.client_for(&t.client, Duration::from_secs(7)).unwrap();
+        assert_eq!(kept(), vec![5, 6, 3, 7]);
+    }
+
+    #[test]
+    fn a_callers_client_has_no_cache_and_no_rules() {
+        let t = HttpTransport::new(
+            Some(reqwest_client_builder(&[]).unwrap().build().unwrap()),
+            ProxyRules::default(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(t.own.is_none());
     }
 }

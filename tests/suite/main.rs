@@ -5,7 +5,8 @@
 //!
 //! Everything here shares one process and runs in parallel. Tests that change process-wide
 //! state are separate binaries: `tests/env.rs` (environment variables) and
-//! `tests/secrets.rs` (a global `tracing` subscriber and `log` logger).
+//! `tests/secrets.rs` (a global `tracing` subscriber and `log` logger) and
+//! `tests/connect_env.rs` (the proxy variables of the real process environment).
 //!
 //! The real-server tests (`real_server::`) are `#[ignore]`d: scripts/test.sh runs them with
 //! `cargo test --test suite -- --ignored real_server::`.
@@ -14,6 +15,7 @@
 mod support;
 
 mod concurrency;
+mod connect;
 mod core;
 mod faults;
 mod logging;

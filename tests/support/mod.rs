@@ -73,7 +73,9 @@ pub fn refused_url() -> String {
 #[track_caller]
 pub fn assert_timeout(err: &Error, phase: TimeoutPhase) -> Duration {
     match err {
-        Error::Timeout { phase: got, after } if *got == phase => *after,
+        Error::Timeout {
+            phase: got, after, ..
+        } if *got == phase => *after,
         other => panic!("expected a {phase:?} timeout, got {other:?}"),
     }
 }
