@@ -4,6 +4,10 @@
 //! decides: a delta without `index` (Gemini) extends the last call unless it brings a new
 //! `id`, and a repeated `index` with a new `id` (Ollama) starts a new call.
 //!
+//! Everything a plain answer would carry is kept: every list of the choice's `logprobs`
+//! (`content`, `refusal`, …) is concatenated under its own key, and the legacy
+//! `function_call` (llama-cpp-python) is merged into the message beside `tool_calls`.
+//!
 //! This is the one place that reads chunk deltas. Whoever needs more than the final
 //! completion (the structured-output events) watches the same merge through
 //! [`ChunkAccumulator::push_observed`], so every server quirk is handled here once.
@@ -40,7 +44,17 @@ pub(crate) struct ChoiceState {
     refusal: Option<String>,
     calls: Vec<CallState>,
     finish_reason: Option<FinishReason>,
-    logprobs: Vec<Value>,
+    /// The `logprobs` object so far: `None` until a chunk brings an object.
+    logprobs: Option<Map<String, Value>>,
+    /// The legacy `function_call` so far: `None` until a delta brings one.
+    function_call: Option<FunctionCallState>,
+}
+
+/// The legacy `function_call` as assembled so far.
+#[derive(Debug, Default, Clone)]
+struct FunctionCallState {
+    name: String,
+    arguments: String,
 }
 
 /// One tool call as assembled so far.
@@ -138,6 +152,38 @@ fn append(slot: &mut Option<String>, piece: &str) {
     }
 }
 
+/// Adds a name piece: some servers repeat the full name on every delta, others split it.
+fn merge_name(name: &mut String, piece: &str) {
+    if piece.is_empty() || name == piece {
+        return;
+    }
+    if name.is_empty() {
+        piece.clone_into(name);
+    } else {
+        name.push_str(piece);
+    }
+}
+
+/// Adds one chunk's `logprobs` to what arrived before, as openai-python does for `content`
+/// and `refusal` but for every key: lists are concatenated in order, `null` adds nothing
+/// (a key sent only as `null` stays, as `null`), any other value replaces the one before.
+/// `null` (or anything but an object) in place of the whole object adds nothing.
+fn merge_logprobs(slot: &mut Option<Map<String, Value>>, logprobs: Option<&Value>) {
+    let Some(Value::Object(piece)) = logprobs else {
+        return;
+    };
+    let have = slot.get_or_insert_with(Map::new);
+    for (key, value) in piece {
+        match (have.get_mut(key), value) {
+            (Some(Value::Array(list)), Value::Array(more)) => list.extend(more.iter().cloned()),
+            (Some(_), Value::Null) => {}
+            _ => {
+                have.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
 impl ChunkAccumulator {
     /// An empty accumulator.
     pub fn new() -> ChunkAccumulator {
@@ -187,8 +233,15 @@ impl ChunkAccumulator {
             if let Some(t) = d.reasoning_content.as_ref().or(d.reasoning.as_ref()) {
                 append(&mut state.reasoning, t);
             }
-            if let Some(Value::Array(items)) = c.logprobs.as_ref().and_then(|l| l.get("content")) {
-                state.logprobs.extend(items.iter().cloned());
+            merge_logprobs(&mut state.logprobs, c.logprobs.as_ref());
+            if let Some(f) = &d.function_call {
+                let call = state.function_call.get_or_insert_with(Default::default);
+                if let Some(name) = &f.name {
+                    merge_name(&mut call.name, name);
+                }
+                if let Some(args) = &f.arguments {
+                    call.arguments.push_str(args);
+                }
             }
             // An empty piece still makes the text present (`Some("")`) in the completion,
             // but it changes nothing worth reporting.
@@ -292,23 +345,28 @@ impl ChunkAccumulator {
                         })
                         .collect()
                 });
-                let message = ChatMessage {
+                let mut message = ChatMessage {
                     content: c.content.map(Content::Text),
                     tool_calls,
                     refusal: c.refusal,
                     reasoning_content: c.reasoning,
                     ..ChatMessage::empty(c.role.unwrap_or(Role::Assistant))
                 };
-                let logprobs = (!c.logprobs.is_empty()).then(|| {
-                    let mut m = Map::new();
-                    m.insert("content".into(), Value::Array(c.logprobs));
-                    Value::Object(m)
-                });
+                // `ChatMessage` does not model the legacy field; a plain answer keeps it in
+                // `extra` too, so both read the same.
+                if let Some(f) = c.function_call {
+                    let mut call = Map::new();
+                    call.insert("name".into(), Value::String(f.name));
+                    call.insert("arguments".into(), Value::String(f.arguments));
+                    message
+                        .extra
+                        .insert("function_call".into(), Value::Object(call));
+                }
                 Choice {
                     index: c.index,
                     message,
                     finish_reason: c.finish_reason,
-                    logprobs,
+                    logprobs: c.logprobs.map(Value::Object),
                     extra: Map::new(),
                 }
             })
@@ -363,13 +421,8 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) -> (usize, bool) {
         call.kind.clone_from(&d.kind);
     }
     if let Some(f) = &d.function {
-        if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-            // Some servers repeat the full name on every delta; others split it.
-            if call.name.is_empty() {
-                call.name = name.to_owned();
-            } else if call.name != name {
-                call.name.push_str(name);
-            }
+        if let Some(name) = &f.name {
+            merge_name(&mut call.name, name);
         }
         if let Some(args) = &f.arguments {
             call.arguments.push_str(args);

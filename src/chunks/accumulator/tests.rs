@@ -232,3 +232,103 @@ fn repeated_full_name_is_not_doubled() {
         (1, "f", "{}")
     );
 }
+
+#[test]
+fn every_logprobs_list_is_joined_under_its_own_key() {
+    let lp =
+        |token: &str| json!({"token": token, "logprob": -0.5, "bytes": [], "top_logprobs": []});
+    // OpenAI's refusal shape: `content` is null on every chunk, the tokens are in `refusal`.
+    let refusal = acc(&[
+        json!({"choices":[{"index":0,"delta":{"role":"assistant","refusal":""},"logprobs":{"content":null,"refusal":[]}}]}),
+        json!({"choices":[{"index":0,"delta":{"refusal":"I can't"},"logprobs":{"content":null,"refusal":[lp("I"), lp(" can't")]}}]}),
+        json!({"choices":[{"index":0,"delta":{"refusal":"."},"logprobs":{"content":null,"refusal":[lp(".")]}}]}),
+        json!({"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}),
+    ]);
+    let choice = &refusal.choices[0];
+    assert_eq!(choice.message.refusal.as_deref(), Some("I can't."));
+    assert_eq!(
+        choice.logprobs,
+        Some(json!({"content": null, "refusal": [lp("I"), lp(" can't"), lp(".")]}))
+    );
+    // Content tokens with `refusal: null` beside them, and a key some server adds: every
+    // key that arrived is kept, in the order it first arrived, lists joined in order.
+    let content = acc(&[
+        json!({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[lp("a")],"refusal":null}}]}),
+        json!({"choices":[{"index":0,"delta":{"content":"b"},"logprobs":{"content":[lp("b")],"refusal":null,"tokens":["b"]}}]}),
+        json!({"choices":[{"index":0,"delta":{},"logprobs":{"content":[]},"finish_reason":"stop"}]}),
+    ]);
+    let got = content.choices[0].logprobs.as_ref().unwrap();
+    assert_eq!(
+        got,
+        &json!({"content": [lp("a"), lp("b")], "refusal": null, "tokens": ["b"]})
+    );
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["content", "refusal", "tokens"]);
+    // A list after a null replaces the null; a null after a list takes nothing away.
+    let late = acc(&[
+        json!({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"refusal":null}}]}),
+        json!({"choices":[{"index":0,"delta":{"content":"b"},"logprobs":{"refusal":[lp("b")]}}]}),
+        json!({"choices":[{"index":0,"delta":{},"logprobs":{"refusal":null},"finish_reason":"stop"}]}),
+    ]);
+    assert_eq!(
+        late.choices[0].logprobs,
+        Some(json!({"refusal": [lp("b")]}))
+    );
+}
+
+#[test]
+fn null_or_missing_logprobs_stay_none() {
+    let c = acc(&[
+        json!({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":null}]}),
+        json!({"choices":[{"index":0,"delta":{"content":"b"}}]}),
+        json!({"choices":[{"index":0,"delta":{},"logprobs":"oops","finish_reason":"stop"}]}),
+    ]);
+    assert_eq!(c.choices[0].logprobs, None);
+    // Choice 1's logprobs are its own.
+    let n2 = acc(&[
+        json!({"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[1]}},{"index":1,"delta":{"content":"b"}}]}),
+    ]);
+    assert_eq!(n2.choices[0].logprobs, Some(json!({"content": [1]})));
+    assert_eq!(n2.choices[1].logprobs, None);
+}
+
+#[test]
+fn the_legacy_function_call_is_merged_beside_tool_calls() {
+    // llama-cpp-python's shape: every delta repeats the name in both places.
+    let piece = |args: &str| {
+        json!({"choices":[{"index":0,"finish_reason":null,"logprobs":null,"delta":{"role":null,"content":null,
+            "function_call":{"name":"get_weather","arguments":args},
+            "tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"get_weather","arguments":args}}]}}]})
+    };
+    let c = acc(&[
+        json!({"choices":[{"index":0,"finish_reason":null,"logprobs":null,"delta":{"role":"assistant","content":null,"function_call":null,"tool_calls":null}}]}),
+        piece("{\""),
+        piece("city\": "),
+        piece("\"Paris\"}"),
+        json!({"choices":[{"index":0,"finish_reason":"tool_calls","logprobs":null,"delta":{"role":null,"content":null,"function_call":null,"tool_calls":null}}]}),
+    ]);
+    let m = &c.choices[0].message;
+    assert_eq!(
+        m.extra["function_call"],
+        json!({"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"})
+    );
+    let calls = m.tool_calls.as_ref().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].function.name, "get_weather");
+    assert_eq!(calls[0].function.arguments, "{\"city\": \"Paris\"}");
+    // A split name is joined; arguments sent as an object are kept as their text; a
+    // function_call of another shape is ignored.
+    let split = acc(&[
+        json!({"choices":[{"index":0,"delta":{"function_call":{"name":"get_"}}}]}),
+        json!({"choices":[{"index":0,"delta":{"function_call":{"name":"weather","arguments":{"city":"Oslo"}}}}]}),
+        json!({"choices":[{"index":0,"delta":{"function_call":"nonsense"},"finish_reason":"function_call"}]}),
+    ]);
+    assert_eq!(
+        split.choices[0].message.extra["function_call"],
+        json!({"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"})
+    );
+    // No function_call delta, no function_call key.
+    let plain =
+        acc(&[json!({"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]})]);
+    assert!(!plain.choices[0].message.extra.contains_key("function_call"));
+}
