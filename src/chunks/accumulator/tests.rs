@@ -332,3 +332,40 @@ fn the_legacy_function_call_is_merged_beside_tool_calls() {
         acc(&[json!({"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]})]);
     assert!(!plain.choices[0].message.extra.contains_key("function_call"));
 }
+
+#[test]
+fn the_accumulated_completion_serializes_every_required_key() {
+    // LiteLLM with n: 2 dropped choice 1's finish chunk; this server also sends created 0.
+    let c = acc(&[
+        json!({"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"A"}}]}),
+        json!({"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":1,"delta":{"content":"B"}}]}),
+        json!({"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}),
+    ]);
+    let v = serde_json::to_value(&c).unwrap();
+    for key in ["id", "object", "created", "model", "choices"] {
+        assert!(v.get(key).is_some(), "no {key} in {v}");
+    }
+    assert_eq!(v["created"], 0);
+    assert_eq!(v["object"], "chat.completion");
+    let choices = v["choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 2);
+    for (i, choice) in choices.iter().enumerate() {
+        for key in ["index", "message", "finish_reason", "logprobs"] {
+            assert!(
+                choice.get(key).is_some(),
+                "choice {i} has no {key}: {choice}"
+            );
+        }
+        assert_eq!(choice["index"], i);
+        assert_eq!(choice["logprobs"], Value::Null);
+    }
+    assert_eq!(choices[0]["finish_reason"], "length");
+    assert_eq!(choices[1]["finish_reason"], Value::Null);
+    assert_eq!(
+        choices[1]["message"],
+        json!({"role": "assistant", "content": "B"})
+    );
+    // And it reads back as it was.
+    let back: ChatCompletion = serde_json::from_value(v).unwrap();
+    assert_eq!(back, c);
+}
