@@ -4,6 +4,10 @@
 //! decides: a delta without `index` (Gemini) extends the last call unless it brings a new
 //! `id`, and a repeated `index` with a new `id` (Ollama) starts a new call.
 //!
+//! Everything a plain answer would carry is kept: every list of the choice's `logprobs`
+//! (`content`, `refusal`, …) is concatenated under its own key, and the legacy
+//! `function_call` (llama-cpp-python) is merged into the message beside `tool_calls`.
+//!
 //! This is the one place that reads chunk deltas. Whoever needs more than the final
 //! completion (the structured-output events) watches the same merge through
 //! [`ChunkAccumulator::push_observed`], so every server quirk is handled here once.
@@ -40,7 +44,17 @@ pub(crate) struct ChoiceState {
     refusal: Option<String>,
     calls: Vec<CallState>,
     finish_reason: Option<FinishReason>,
-    logprobs: Vec<Value>,
+    /// The `logprobs` object so far: `None` until a chunk brings an object.
+    logprobs: Option<Map<String, Value>>,
+    /// The legacy `function_call` so far: `None` until a delta brings one.
+    function_call: Option<FunctionCallState>,
+}
+
+/// The legacy `function_call` as assembled so far.
+#[derive(Debug, Default, Clone)]
+struct FunctionCallState {
+    name: String,
+    arguments: String,
 }
 
 /// One tool call as assembled so far.
@@ -138,6 +152,38 @@ fn append(slot: &mut Option<String>, piece: &str) {
     }
 }
 
+/// Adds a name piece: some servers repeat the full name on every delta, others split it.
+fn merge_name(name: &mut String, piece: &str) {
+    if piece.is_empty() || name == piece {
+        return;
+    }
+    if name.is_empty() {
+        piece.clone_into(name);
+    } else {
+        name.push_str(piece);
+    }
+}
+
+/// Adds one chunk's `logprobs` to what arrived before, as openai-python does for `content`
+/// and `refusal` but for every key: lists are concatenated in order, `null` adds nothing
+/// (a key sent only as `null` stays, as `null`), any other value replaces the one before.
+/// `null` (or anything but an object) in place of the whole object adds nothing.
+fn merge_logprobs(slot: &mut Option<Map<String, Value>>, logprobs: Option<&Value>) {
+    let Some(Value::Object(piece)) = logprobs else {
+        return;
+    };
+    let have = slot.get_or_insert_with(Map::new);
+    for (key, value) in piece {
+        match (have.get_mut(key), value) {
+            (Some(Value::Array(list)), Value::Array(more)) => list.extend(more.iter().cloned()),
+            (Some(_), Value::Null) => {}
+            _ => {
+                have.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
 impl ChunkAccumulator {
     /// An empty accumulator.
     pub fn new() -> ChunkAccumulator {
@@ -187,8 +233,15 @@ impl ChunkAccumulator {
             if let Some(t) = d.reasoning_content.as_ref().or(d.reasoning.as_ref()) {
                 append(&mut state.reasoning, t);
             }
-            if let Some(Value::Array(items)) = c.logprobs.as_ref().and_then(|l| l.get("content")) {
-                state.logprobs.extend(items.iter().cloned());
+            merge_logprobs(&mut state.logprobs, c.logprobs.as_ref());
+            if let Some(f) = &d.function_call {
+                let call = state.function_call.get_or_insert_with(Default::default);
+                if let Some(name) = &f.name {
+                    merge_name(&mut call.name, name);
+                }
+                if let Some(args) = &f.arguments {
+                    call.arguments.push_str(args);
+                }
             }
             // An empty piece still makes the text present (`Some("")`) in the completion,
             // but it changes nothing worth reporting.
@@ -292,23 +345,28 @@ impl ChunkAccumulator {
                         })
                         .collect()
                 });
-                let message = ChatMessage {
+                let mut message = ChatMessage {
                     content: c.content.map(Content::Text),
                     tool_calls,
                     refusal: c.refusal,
                     reasoning_content: c.reasoning,
                     ..ChatMessage::empty(c.role.unwrap_or(Role::Assistant))
                 };
-                let logprobs = (!c.logprobs.is_empty()).then(|| {
-                    let mut m = Map::new();
-                    m.insert("content".into(), Value::Array(c.logprobs));
-                    Value::Object(m)
-                });
+                // `ChatMessage` does not model the legacy field; a plain answer keeps it in
+                // `extra` too, so both read the same.
+                if let Some(f) = c.function_call {
+                    let mut call = Map::new();
+                    call.insert("name".into(), Value::String(f.name));
+                    call.insert("arguments".into(), Value::String(f.arguments));
+                    message
+                        .extra
+                        .insert("function_call".into(), Value::Object(call));
+                }
                 Choice {
                     index: c.index,
                     message,
                     finish_reason: c.finish_reason,
-                    logprobs,
+                    logprobs: c.logprobs.map(Value::Object),
                     extra: Map::new(),
                 }
             })
@@ -363,13 +421,8 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) -> (usize, bool) {
         call.kind.clone_from(&d.kind);
     }
     if let Some(f) = &d.function {
-        if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-            // Some servers repeat the full name on every delta; others split it.
-            if call.name.is_empty() {
-                call.name = name.to_owned();
-            } else if call.name != name {
-                call.name.push_str(name);
-            }
+        if let Some(name) = &f.name {
+            merge_name(&mut call.name, name);
         }
         if let Some(args) = &f.arguments {
             call.arguments.push_str(args);
@@ -379,237 +432,4 @@ fn merge_call(calls: &mut Vec<CallState>, d: &ToolCallDelta) -> (usize, bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn chunk(v: Value) -> ChatCompletionChunk {
-        serde_json::from_value(v).unwrap()
-    }
-
-    fn acc(chunks: &[Value]) -> ChatCompletion {
-        let mut a = ChunkAccumulator::new();
-        for c in chunks {
-            a.push(&chunk(c.clone()));
-        }
-        a.finish()
-    }
-
-    #[test]
-    fn text_reasoning_usage_and_n2() {
-        let c = acc(&[
-            json!({"id":"x","model":"m","created":5,"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"th"}},{"index":1,"delta":{"content":"B"}}]}),
-            json!({"choices":[{"index":0,"delta":{"reasoning":"ink","content":"A"}}]}),
-            json!({"choices":[{"index":1,"delta":{},"finish_reason":"length"},{"index":0,"delta":{"content":"!"},"finish_reason":"stop"}]}),
-            json!({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}),
-        ]);
-        assert_eq!((c.id.as_str(), c.model.as_str(), c.created), ("x", "m", 5));
-        assert_eq!(c.choices.len(), 2);
-        assert_eq!(c.content(), Some("A!"));
-        assert_eq!(
-            c.choices[0].message.reasoning_content.as_deref(),
-            Some("think")
-        );
-        assert_eq!(c.choices[0].finish_reason, Some(FinishReason::Stop));
-        assert_eq!(c.choices[1].finish_reason, Some(FinishReason::Length));
-        assert_eq!(c.usage.unwrap().total_tokens, 3);
-    }
-
-    #[test]
-    fn tool_calls_by_index_with_vllm_first_chunk() {
-        let c = acc(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\":"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"{}"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}}],"finish_reason":null}),
-            json!({"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}),
-        ]);
-        let calls = c.choices[0].message.tool_calls.as_ref().unwrap();
-        assert_eq!(calls.len(), 2);
-        assert_eq!(
-            (
-                calls[0].id.as_str(),
-                calls[0].function.name.as_str(),
-                calls[0].function.arguments.as_str()
-            ),
-            ("a", "f", "{\"x\":1}")
-        );
-        assert_eq!(
-            (calls[1].id.as_str(), calls[1].function.name.as_str()),
-            ("b", "g")
-        );
-    }
-
-    #[test]
-    fn gemini_without_index_and_ollama_repeated_index() {
-        let gemini = acc(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":":1}"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c2","function":{"name":"g","arguments":"{}"}}]}}]}),
-        ]);
-        let calls = gemini.choices[0].message.tool_calls.as_ref().unwrap();
-        assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].function.arguments, "{\"a\":1}");
-        assert_eq!(calls[1].id, "c2");
-
-        let ollama = acc(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o1","function":{"name":"f","arguments":{"a":1}}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o2","function":{"name":"f","arguments":{"a":2}}}]}}]}),
-        ]);
-        let calls = ollama.choices[0].message.tool_calls.as_ref().unwrap();
-        assert_eq!(calls.len(), 2);
-        assert_eq!(calls[1].function.arguments, r#"{"a":2}"#);
-    }
-
-    /// Every change reported for these chunks, with the snapshot it comes with.
-    fn changes(chunks: &[Value]) -> Vec<String> {
-        let mut a = ChunkAccumulator::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            let c = chunk(c.clone());
-            a.push_observed(&c, |acc, change| {
-                let state = acc.choice_at(change.choice()).unwrap();
-                let i = state.index();
-                out.push(match change {
-                    Change::Content { delta, .. } => {
-                        format!("{i} content +{delta} = {}", state.content())
-                    }
-                    Change::Refusal { delta, .. } => {
-                        format!("{i} refusal +{delta} = {}", state.refusal())
-                    }
-                    Change::CallStarted { call, .. } => {
-                        format!("{i} call {call} started {}", state.calls()[call].name())
-                    }
-                    Change::Arguments { call, delta, .. } => {
-                        let c = &state.calls()[call];
-                        format!("{i} call {call} {} +{delta} = {}", c.name(), c.arguments())
-                    }
-                    Change::Finished { .. } => {
-                        format!("{i} finished {:?}", state.finish_reason().unwrap())
-                    }
-                });
-            });
-        }
-        out
-    }
-
-    #[test]
-    fn changes_come_in_chunk_order_with_their_snapshot() {
-        let got = changes(&[
-            json!({"choices":[{"index":1,"delta":{"role":"assistant","content":""}},{"index":0,"delta":{"content":"A"}}]}),
-            json!({"choices":[{"index":1,"delta":{"content":"B","refusal":"no"}},{"index":0,"delta":{"reasoning_content":"hm","content":"a"}}]}),
-            json!({"choices":[{"index":1,"delta":{"refusal":"pe"},"finish_reason":"stop"}]}),
-            json!({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}),
-        ]);
-        assert_eq!(
-            got,
-            [
-                "0 content +A = A",
-                "1 content +B = B",
-                "1 refusal +no = no",
-                "0 content +a = Aa",
-                "1 refusal +pe = nope",
-                "1 finished Stop",
-            ]
-        );
-        let mut a = ChunkAccumulator::new();
-        a.push(&chunk(json!({"choices":[{"index":1,"delta":{}}]})));
-        assert_eq!(a.choice_count(), 1);
-        assert_eq!(a.choice_at(0).map(ChoiceState::index), Some(1));
-        assert!(a.choice_at(1).is_none());
-    }
-
-    #[test]
-    fn tool_call_quirks_are_reported_as_merged() {
-        // vLLM: the first chunk names the call and brings no arguments.
-        let vllm = changes(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":""}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}),
-        ]);
-        assert_eq!(vllm, ["0 call 0 started f", "0 call 0 f +{} = {}"]);
-        // Gemini: no index; a new id starts a new call.
-        let gemini = changes(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":":1}"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c2","function":{"name":"g","arguments":"{}"}}]}}]}),
-        ]);
-        assert_eq!(
-            gemini,
-            [
-                "0 call 0 started f",
-                "0 call 0 f +{\"a\" = {\"a\"",
-                "0 call 0 f +:1} = {\"a\":1}",
-                "0 call 1 started g",
-                "0 call 1 g +{} = {}",
-            ]
-        );
-        // Ollama: every call is index 0, each with its own id and whole arguments.
-        let ollama = changes(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o1","function":{"name":"f","arguments":{"a":1}}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"o2","function":{"name":"f","arguments":{"a":2}}}]}}]}),
-        ]);
-        assert_eq!(
-            ollama,
-            [
-                "0 call 0 started f",
-                "0 call 0 f +{\"a\":1} = {\"a\":1}",
-                "0 call 1 started f",
-                "0 call 1 f +{\"a\":2} = {\"a\":2}",
-            ]
-        );
-        // A repeated full name is not doubled; a split one is joined.
-        let names = changes(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"}"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"get_"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"name":"weather","arguments":"{}"}}]}}]}),
-        ]);
-        assert_eq!(
-            names,
-            [
-                "0 call 0 started f",
-                "0 call 0 f +{ = {",
-                "0 call 0 f +} = {}",
-                "0 call 1 started get_",
-                "0 call 1 get_weather +{} = {}",
-            ]
-        );
-    }
-
-    #[test]
-    fn one_chunk_extending_a_call_twice_reports_each_step() {
-        let got = changes(&[json!({"choices":[{"index":0,"delta":{"tool_calls":[
-            {"index":0,"id":"a","function":{"name":"f","arguments":"{"}},
-            {"index":1,"id":"b","function":{"name":"g","arguments":"["}},
-            {"index":0,"function":{"arguments":"}"}}
-        ]}}]})]);
-        assert_eq!(
-            got,
-            [
-                "0 call 0 started f",
-                "0 call 0 f +{ = {",
-                "0 call 1 started g",
-                "0 call 1 g +[ = [",
-                "0 call 0 f +} = {}",
-            ]
-        );
-    }
-
-    #[test]
-    fn repeated_full_name_is_not_doubled() {
-        let c = acc(&[
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{"}}]}}]}),
-            json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"}"}}]}}]}),
-        ]);
-        let calls = c.choices[0].message.tool_calls.as_ref().unwrap();
-        assert_eq!(
-            (
-                calls.len(),
-                calls[0].function.name.as_str(),
-                calls[0].function.arguments.as_str()
-            ),
-            (1, "f", "{}")
-        );
-    }
-}
+mod tests;

@@ -218,6 +218,7 @@ impl ChatCompletionStream {
 
 fn completion_to_chunks(c: ChatCompletion) -> Vec<ChatCompletionChunk> {
     use crate::types::{ChunkChoice, Content, Delta, FunctionCallDelta, ToolCallDelta};
+    use serde::Deserialize;
     let chunk = |choices: Vec<ChunkChoice>, usage| ChatCompletionChunk {
         id: c.id.clone(),
         object: "chat.completion.chunk".to_owned(),
@@ -260,6 +261,10 @@ fn completion_to_chunks(c: ChatCompletion) -> Vec<ChatCompletionChunk> {
                 reasoning: None,
                 refusal: m.refusal.clone(),
                 tool_calls,
+                function_call: m
+                    .extra
+                    .get("function_call")
+                    .and_then(|f| FunctionCallDelta::deserialize(f).ok()),
             };
             chunk(
                 vec![ChunkChoice {

@@ -112,6 +112,22 @@ pub struct Delta {
     /// Pieces of tool calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
+    /// Pieces of the legacy `function_call` (llama-cpp-python sends it beside
+    /// `tool_calls`). A value of another shape reads as `None`.
+    #[serde(
+        default,
+        deserialize_with = "lenient_function_call",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_call: Option<FunctionCallDelta>,
+}
+
+/// A `function_call` piece, or `None` for `null` and for anything that is not one.
+fn lenient_function_call<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<FunctionCallDelta>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.and_then(|v| FunctionCallDelta::deserialize(v).ok()))
 }
 
 /// A piece of a tool call. The first piece of a call usually carries `id` and the

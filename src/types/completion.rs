@@ -15,22 +15,24 @@ use super::meta::{MetaSlot, ResponseMeta};
 /// `system_fingerprint`) reads as empty; fields this crate does not model (llama.cpp's
 /// `timings`, vLLM's `prompt_logprobs`, …) are kept in `extra`.
 ///
+/// Serialized, it always has the keys the OpenAI schema requires (`id`, `object`,
+/// `created`, `model`, `choices`, and in each choice `index`, `message`, `finish_reason`,
+/// `logprobs`), empty or `null` where unknown: whether it was read from a plain answer or
+/// assembled from a stream, it reads as a complete answer. Optional fields are written
+/// only when set.
+///
 /// `#[non_exhaustive]`: fields will be added as servers add them. Build one with
 /// `ChatCompletion::default()` and set the fields you need, or deserialize it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ChatCompletion {
     /// The completion's id (empty when the server sent none).
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// `"chat.completion"` (empty when the server sent none).
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub object: String,
     /// Unix time of creation (0 when the server sent none).
-    #[serde(skip_serializing_if = "lenient::is_zero")]
     pub created: u64,
     /// The model that answered, as the server names it.
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// One entry per requested answer (`n`).
     pub choices: Vec<Choice>,
@@ -94,11 +96,10 @@ pub struct Choice {
     pub index: u32,
     /// The assistant's message.
     pub message: ChatMessage,
-    /// Why generation stopped; `None` when the server did not say.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why generation stopped; `None` when the server did not say (written as `null`).
     pub finish_reason: Option<FinishReason>,
-    /// Log probabilities, when requested, as the server sent them.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Log probabilities, when requested, as the server sent them; of a stream, every
+    /// list (`content`, `refusal`, …) joined across its chunks. `None` is written as `null`.
     pub logprobs: Option<Value>,
     /// Every other field, verbatim.
     #[serde(flatten)]
@@ -273,6 +274,30 @@ mod tests {
         let c: ChatCompletion =
             serde_json::from_value(json!({"choices": [{"message": null}]})).unwrap();
         assert_eq!(c.choices[0].message.role, Role::Assistant);
+    }
+
+    #[test]
+    fn required_keys_are_always_written_and_round_trip() {
+        // llama-cpp-python's shape: nulls where nothing is known, kept as null.
+        let text = r#"{"id":"c","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":null,"logprobs":null}]}"#;
+        let c: ChatCompletion = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&c).unwrap(), text);
+        // A server that leaves the nullable keys out: they come back as null.
+        let c: ChatCompletion = serde_json::from_value(json!({
+            "id": "c", "object": "chat.completion", "created": 5, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]
+        }))
+        .unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["choices"][0]["logprobs"], Value::Null);
+        assert!(v["choices"][0].get("logprobs").is_some());
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        // Optional fields stay out until set.
+        let v = serde_json::to_value(ChatCompletion::default()).unwrap();
+        assert_eq!(
+            v,
+            json!({"id": "", "object": "chat.completion", "created": 0, "model": "", "choices": []})
+        );
     }
 
     #[test]

@@ -84,6 +84,43 @@ async fn every_recorded_completion_decodes_and_keeps_its_fields() {
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn every_recorded_completion_writes_its_required_keys_as_they_came() {
+    let mut checked = 0;
+    for (name, body) in captures() {
+        let Ok(raw) = serde_json::from_str::<Value>(&body) else {
+            continue;
+        };
+        if raw.get("choices").is_none() || name.ends_with(".request.json") {
+            continue;
+        }
+        let server = ScriptedServer::start(vec![Reply::text(200, "application/json", &body)]);
+        let c = model(&server)
+            .complete(&[ChatMessage::user("hi")])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let back = serde_json::to_value(&c).unwrap();
+        for key in ["id", "object", "created", "model"] {
+            assert_eq!(back[key], raw[key], "{name}: {key}");
+        }
+        let choices = back["choices"].as_array().unwrap();
+        for (got, want) in choices.iter().zip(raw["choices"].as_array().unwrap()) {
+            // Written even when null; a server that left logprobs out gets null.
+            for key in ["index", "message", "finish_reason", "logprobs"] {
+                assert!(got.get(key).is_some(), "{name}: no {key}");
+            }
+            assert_eq!(got["finish_reason"], want["finish_reason"], "{name}");
+            assert_eq!(got["logprobs"], want["logprobs"], "{name}");
+            assert_eq!(
+                got["message"]["function_call"], want["message"]["function_call"],
+                "{name}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} completions checked");
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn every_recorded_error_becomes_a_typed_api_error() {
     let mut checked = 0;
     for (name, body) in captures() {

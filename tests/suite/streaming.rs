@@ -406,3 +406,226 @@ async fn a_trickling_error_body_cannot_hold_the_caller() {
     assert_eq!(err.status(), Some(400), "{err:?}");
     assert_elapsed(t, ..Duration::from_millis(2500));
 }
+
+/// The plain answer to `hi` from `server` (5 s timeout, no retries).
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn plain(server: &ScriptedServer) -> ChatCompletion {
+    model(server, Duration::from_secs(5), 0)
+        .complete(&hi())
+        .await
+        .unwrap()
+}
+
+/// Per choice, the serialized fields on which a plain answer and the stream of the same
+/// content must agree: the message's role, content, refusal, tool calls (their ids differ
+/// between two requests, so only that they have one), function_call, and the choice's
+/// finish_reason and logprobs. Read from the JSON, so a key left out shows as missing.
+fn agreeing(c: &ChatCompletion) -> Vec<Value> {
+    let v = serde_json::to_value(c).unwrap();
+    v["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|choice| {
+            let m = &choice["message"];
+            let calls: Vec<Value> = m["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    json!({"has_id": t["id"].as_str().is_some_and(|id| !id.is_empty()),
+                        "type": t["type"], "function": t["function"]})
+                })
+                .collect();
+            let key = |k: &str| choice.get(k).cloned().unwrap_or(json!("<missing>"));
+            // llama.cpp's plain answer to a tool call says `"content": ""` where its stream
+            // sends no text at all: both mean "no text".
+            let content = match &m["content"] {
+                Value::String(t) if t.is_empty() => Value::Null,
+                other => other.clone(),
+            };
+            json!({
+                "index": key("index"),
+                "role": m["role"],
+                "content": content,
+                "refusal": m["refusal"],
+                "tool_calls": calls,
+                "function_call": m["function_call"],
+                "finish_reason": key("finish_reason"),
+                "logprobs": key("logprobs"),
+            })
+        })
+        .collect()
+}
+
+/// Asserts the serialized completion has every key a ChatCompletion requires.
+#[track_caller]
+fn assert_complete(c: &ChatCompletion, name: &str) {
+    let v = serde_json::to_value(c).unwrap();
+    for key in ["id", "object", "created", "model", "choices"] {
+        assert!(v.get(key).is_some(), "{name}: no {key}");
+    }
+    assert_eq!(v["object"], "chat.completion", "{name}");
+    for choice in v["choices"].as_array().unwrap() {
+        for key in ["index", "message", "finish_reason", "logprobs"] {
+            assert!(choice.get(key).is_some(), "{name}: a choice has no {key}");
+        }
+    }
+}
+
+/// Recorded pairs: a plain answer and a stream of the same content from the same server
+/// (the synthetic pair is OpenAI's refusal-with-logprobs shape, which no recorded server
+/// produces).
+const PAIRS: &[(&str, &str)] = &[
+    ("fakellm-nonstream.json", "fakellm-stream.sse"),
+    ("fakellm-tools.json", "fakellm-tools-stream.sse"),
+    ("litellm-nonstream.json", "litellm-stream.sse"),
+    (
+        "litellm-llamacpp-json-schema.json",
+        "litellm-llamacpp-json-schema-stream.sse",
+    ),
+    ("litellm-llamacpp-n2.json", "litellm-llamacpp-n2-stream.sse"),
+    (
+        "litellm-llamacpp-tools.json",
+        "litellm-llamacpp-tools-stream.sse",
+    ),
+    (
+        "llama-cpp-python-server-tools-named.json",
+        "llama-cpp-python-server-tools-named-stream.sse",
+    ),
+    ("mock-ai-api-nonstream.json", "mock-ai-api-stream.sse"),
+    ("mockllm-nonstream.json", "mockllm-stream.sse"),
+    (
+        "openai-mock-api-nonstream.json",
+        "openai-mock-api-stream.sse",
+    ),
+    (
+        "transformers-serve-json-schema.json",
+        "transformers-serve-json-schema-stream.sse",
+    ),
+    (
+        "xllamacpp-json-schema.json",
+        "xllamacpp-json-schema-stream.sse",
+    ),
+    (
+        "xllamacpp-tools-json-schema.json",
+        "xllamacpp-tools-json-schema-stream.sse",
+    ),
+    ("xllamacpp-tools-n2.json", "xllamacpp-tools-n2-stream.sse"),
+    (
+        "xllamacpp-tools-tools.json",
+        "xllamacpp-tools-tools-stream.sse",
+    ),
+    (
+        "synthetic-openai-refusal-logprobs.json",
+        "synthetic-openai-refusal-logprobs-stream.sse",
+    ),
+];
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_recorded_stream_accumulates_to_its_plain_answer() {
+    for &(answer, stream) in PAIRS {
+        let server = ScriptedServer::start(vec![
+            Reply::text(200, "application/json", &capture(answer)),
+            Reply::sse(&[capture(stream)]),
+        ]);
+        let want = plain(&server).await;
+        let got = accumulated(&server).await;
+        assert_complete(&got, stream);
+        let mut want = agreeing(&want);
+        if stream == "litellm-llamacpp-n2-stream.sse" {
+            // The proxy dropped choice 1's finish chunk: unknown, so null (the key stays).
+            assert_eq!(want[1]["finish_reason"], "length");
+            want[1]["finish_reason"] = Value::Null;
+        }
+        assert_eq!(agreeing(&got), want, "{stream} against {answer}");
+    }
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn streamed_refusal_logprobs_and_function_call_reach_the_completion() {
+    let server = ScriptedServer::start(vec![Reply::sse(&[capture(
+        "synthetic-openai-refusal-logprobs-stream.sse",
+    )])]);
+    let c = accumulated(&server).await;
+    let choice = &c.choices[0];
+    assert_eq!(
+        choice.message.refusal.as_deref(),
+        Some("I'm sorry, but I can't help with that.")
+    );
+    let logprobs = choice.logprobs.as_ref().unwrap().as_object().unwrap();
+    assert_eq!(logprobs.keys().collect::<Vec<_>>(), ["content", "refusal"]);
+    assert_eq!(logprobs["content"], Value::Null);
+    let tokens: String = logprobs["refusal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, "I'm sorry, but I can't help with that.");
+
+    let server = ScriptedServer::start(vec![Reply::sse(&[capture(
+        "llama-cpp-python-server-tools-named-stream.sse",
+    )])]);
+    let c = accumulated(&server).await;
+    let m = &c.choices[0].message;
+    assert_eq!(
+        m.extra["function_call"],
+        json!({"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"})
+    );
+    assert_eq!(
+        m.tool_calls.as_ref().unwrap()[0].function.name,
+        "get_weather"
+    );
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_choice_without_a_finish_chunk_and_created_zero_stay_in_the_json() {
+    // LiteLLM's proxy with n: 2 dropped choice 1's finish chunk.
+    let server = ScriptedServer::start(vec![Reply::sse(&[capture(
+        "litellm-llamacpp-n2-stream.sse",
+    )])]);
+    let c = accumulated(&server).await;
+    assert_complete(&c, "litellm-llamacpp-n2-stream.sse");
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["choices"][1]["finish_reason"], Value::Null);
+    assert_eq!(
+        v["choices"][1]["message"]["content"],
+        "I'm glad to make your acquaintance."
+    );
+
+    // Chunks that say `"created": 0`.
+    let events: Vec<String> = sse_chunks(&["zero"])
+        .into_iter()
+        .map(|e| e.replace("\"created\":1700000000", "\"created\":0"))
+        .collect();
+    assert!(events[0].contains("\"created\":0"), "{}", events[0]);
+    let server = ScriptedServer::start(vec![Reply::sse(&events)]);
+    let c = accumulated(&server).await;
+    assert_complete(&c, "created 0");
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["created"], 0);
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["choices"][0]["logprobs"], Value::Null);
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_json_answer_to_a_stream_replays_function_call_and_logprobs() {
+    // A server that ignores `stream` answers with the plain JSON; it is replayed as chunks.
+    for answer in [
+        "llama-cpp-python-server-tools-named.json",
+        "synthetic-openai-refusal-logprobs.json",
+    ] {
+        let body = capture(answer);
+        let server = ScriptedServer::start(vec![
+            Reply::text(200, "application/json", &body),
+            Reply::text(200, "application/json", &body),
+        ]);
+        let want = plain(&server).await;
+        let got = accumulated(&server).await;
+        assert_complete(&got, answer);
+        assert_eq!(agreeing(&got), agreeing(&want), "{answer}");
+    }
+}
