@@ -695,3 +695,42 @@ async fn tracing_records_the_mode_of_a_run_and_connection_retries() {
     );
     assert!(!text.contains(KEY) && !text.contains("private"), "{text}");
 }
+
+/// A config key one or two edits away from a known parameter gets one warning naming both,
+/// and is still sent; a server's own key (`top_k`) gets none.
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_likely_typo_in_the_config_is_warned_about_once_and_still_sent() {
+    let (out, _guard) = capture();
+    let server = ScriptedServer::always(Reply::json(200, chat_completion("ok")));
+    let m = support::model(&server)
+        .log_model_io(false)
+        .model_config(json!({"max_token": 20, "top_k": 5}))
+        .build()
+        .unwrap();
+    m.complete(&[ChatMessage::user("hi")]).await.unwrap();
+    let text = lock(&out).clone();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("WARN") && l.contains("did you mean"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains("max_token") && warnings[0].contains("max_tokens"),
+        "{text}"
+    );
+    assert!(!text.contains("\"top_k\""), "{text}");
+    assert_eq!(server.requests()[0].json()["max_token"], 20);
+
+    // A per-call option with a typo is warned about at that call.
+    m.with_options(openai_compatible::RequestOptions::new().set("temprature", 0.1))
+        .complete(&[ChatMessage::user("hi")])
+        .await
+        .unwrap();
+    let text = lock(&out).clone();
+    assert!(
+        text.lines().any(|l| l.starts_with("WARN")
+            && l.contains("temprature")
+            && l.contains("temperature")),
+        "{text}"
+    );
+}
