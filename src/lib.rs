@@ -339,6 +339,7 @@ pub mod models;
 pub mod processing;
 mod reasoning;
 mod request;
+mod responses;
 mod retry;
 mod structured;
 pub mod tokens;

@@ -16,6 +16,7 @@ use crate::reasoning::ReasoningField;
 use crate::request;
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
+use crate::types::ApiMode;
 
 /// Configures an [`OpenAICompatibleModel`]. Created by [`OpenAICompatibleModel::builder`].
 ///
@@ -39,6 +40,7 @@ pub struct OpenAICompatibleModelBuilder {
     io_log: LogOptions,
     /// The caller's `ureq::Agent` or `reqwest::Client`, if one was given.
     http: Option<CallerClient>,
+    api_mode: ApiMode,
 }
 
 impl fmt::Debug for OpenAICompatibleModelBuilder {
@@ -50,6 +52,7 @@ impl fmt::Debug for OpenAICompatibleModelBuilder {
                 &self.requested.api_key.as_ref().map(|_| "<redacted>"),
             )
             .field("url", &self.requested.url)
+            .field("api_mode", &self.api_mode)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +73,7 @@ impl OpenAICompatibleModelBuilder {
             reasoning_field: None,
             io_log: LogOptions::default(),
             http: None,
+            api_mode: ApiMode::default(),
         }
     }
 }
@@ -245,6 +249,15 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
+    /// The wire protocol: [`ApiMode::ChatCompletions`] (the default) or
+    /// [`ApiMode::Responses`], which sends the same calls to `{url}/responses` and converts
+    /// the answers back (see the crate guide's "Responses mode"). From a string, parse it:
+    /// `"responses".parse::<ApiMode>()?`.
+    pub fn api_mode(mut self, mode: ApiMode) -> Self {
+        self.api_mode = mode;
+        self
+    }
+
     /// Resolves the configuration and builds the model. Fails with [`Error::Config`] naming
     /// the problem: no API key, a malformed URL or `MODEL_TIMEOUT`, a model config that is
     /// not an object or uses a reserved key, an invalid header.
@@ -318,6 +331,8 @@ impl OpenAICompatibleModelBuilder {
             reasoning: Arc::default(),
             reasoning_field: self.reasoning_field,
             io_log,
+            api_mode: self.api_mode,
+            sessions: Arc::default(),
         })
     }
 }
