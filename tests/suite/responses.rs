@@ -862,7 +862,7 @@ mod structured {
         let mut stream = model(&server).stream_parse::<City>(&hi(), None).unwrap();
         let all = events(&mut stream).await;
         assert!(all.iter().all(|e| e.is_ok()), "{all:?}");
-        let done = stream.final_completion().unwrap();
+        let done = stream.final_completion().await.unwrap();
         assert_eq!(done.parsed().unwrap().name, "Lima");
         let req = &server.requests()[0];
         assert_eq!(req.path_only(), "/v1/responses");
