@@ -72,6 +72,9 @@ for features in "" "async"; do
     out=$(cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --config "$config" "Say hello.") \
         || fail "chat --api-mode responses ($mode) failed"
     [ -n "$out" ] || fail "chat --api-mode responses ($mode) printed nothing"
+    out=$(cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --stream --config "$config" "Say hello.") \
+        || fail "chat --api-mode responses --stream ($mode) failed"
+    [ -n "$out" ] || fail "chat --api-mode responses --stream ($mode) printed nothing"
     cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --stream --json --config "$config" "Say hello." \
         | python3 -c 'import json,sys; c=json.load(sys.stdin); assert c["id"].startswith("resp_") and c["choices"][0]["message"]["content"], c' \
         || fail "chat --api-mode responses --stream --json ($mode) did not print a converted completion"
@@ -107,7 +110,7 @@ for features in "" "async"; do
     fi
     echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --messages --meta," \
         "chat --stream --meta (n=2), chat --meta on an HTTP error, chat input errors," \
-        "chat --schema (plain and streamed), chat --api-mode responses (plain, --stream --json), $ran: ok"
+        "chat --schema (plain and streamed), chat --api-mode responses (plain, --stream, --stream --json), $ran: ok"
 done
 
 out=$(cargo run -q --features async --example async_server -- self-test 4)
