@@ -2,6 +2,11 @@
 //! SSE decoder of `crate::chunks` hands each event's data here, and the chunk state
 //! (`chunks/state.rs`) yields what comes back, so limits, `[DONE]`, idle timeouts and
 //! incomplete-stream errors are the chat stream's.
+//!
+//! Following llama.cpp where docs/RESPONSES.md §5 assumed more: its `response.created` has
+//! no `created_at` (nor `model`), so chunks carry `created` (and the server's model name)
+//! from the first event that has them — with llama.cpp, only the final chunk. The final
+//! chunk carries both the finish reason and the usage.
 
 use serde_json::{json, Map, Value};
 
