@@ -20,8 +20,9 @@
 //! line on stderr when the run ends with an answer from the server (a success, or an HTTP
 //! error): `meta: ` and a JSON object with the status, request id, attempts and rate
 //! limits of the exchange. `--connect-timeout` bounds each attempt's connect (TCP, TLS).
-//! `--api-mode` takes `chat_completions`, the only mode there is so far; `responses` is
-//! refused (exit 2).
+//! `--api-mode` picks the wire protocol: `chat_completions` (the default) or `responses`
+//! (`POST {base}/responses`, answers converted back); every other flag means the same in
+//! both, and `--json` prints the converted completion.
 //!
 //! Runs in both builds: `cargo run --example chat -- …` or
 //! `cargo run --features async --example chat -- …`. To do that from one file it is written
@@ -35,22 +36,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use openai_compatible::{
-    ChatMessage, Error, OpenAICompatibleModel, RequestOptions, ResponseFormat, ResponseMeta, Tool,
+    ApiMode, ChatMessage, Error, OpenAICompatibleModel, RequestOptions, ResponseFormat,
+    ResponseMeta, Tool,
 };
 use serde_json::{json, Map, Value};
 
 const USAGE: &str = "usage: chat [--model NAME] [--system TEXT] [--messages FILE] [--stream] \
 [--json] [--meta] [--max-retries N] [--timeout SECS] [--connect-timeout SECS] [--config JSON] \
 [--tools FILE] [--schema FILE] [--api-mode chat_completions|responses] [PROMPT]";
-
-/// The API a request goes to (`--api-mode`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ApiMode {
-    #[default]
-    ChatCompletions,
-    /// Not supported yet: refused before any request.
-    Responses,
-}
 
 #[derive(Debug, Default)]
 struct Args {
@@ -110,15 +103,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--tools" => args.tools = Some(value("--tools")?),
             "--schema" => args.schema = Some(value("--schema")?),
             "--api-mode" => {
-                args.api_mode = match value("--api-mode")?.as_str() {
-                    "chat_completions" => ApiMode::ChatCompletions,
-                    "responses" => ApiMode::Responses,
-                    other => {
-                        return Err(format!(
-                            "--api-mode: {other:?} is not one of chat_completions, responses"
-                        ))
-                    }
-                }
+                let v = value("--api-mode")?;
+                args.api_mode = v.parse().map_err(|_| {
+                    format!("--api-mode: {v:?} is not one of chat_completions, responses")
+                })?
             }
             "-h" | "--help" => return Err(String::new()),
             "--" => {
@@ -199,7 +187,8 @@ fn setup(args: &Args) -> Result<Setup, String> {
     };
     let mut builder =
         OpenAICompatibleModel::builder(args.model.clone().unwrap_or_else(|| "gpt-4o-mini".into()))
-            .model_config(Value::Object(config));
+            .model_config(Value::Object(config))
+            .api_mode(args.api_mode);
     if let Some(n) = args.max_retries {
         builder = builder.max_retries(n);
     }
@@ -475,10 +464,6 @@ fn args_or_exit() -> Result<Args, ExitCode> {
             ExitCode::from(2)
         }
     })?;
-    if args.api_mode == ApiMode::Responses {
-        eprintln!("chat: --api-mode responses is not supported yet (only chat_completions)");
-        return Err(ExitCode::from(2));
-    }
     Ok(args)
 }
 

@@ -68,10 +68,19 @@ for features in "" "async"; do
     cargo run -q "${flags[@]}" --example chat -- --messages "$tmp/missing.json" 2>"$tmp/err" || rc=$?
     [ "$rc" = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "^chat: --messages $tmp/missing.json: " "$tmp/err" \
         || fail "chat --messages with a missing file ($mode): exit $rc, $(cat "$tmp/err")"
+    # Responses mode: plain and streamed, same output shape.
+    out=$(cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --config "$config" "Say hello.") \
+        || fail "chat --api-mode responses ($mode) failed"
+    [ -n "$out" ] || fail "chat --api-mode responses ($mode) printed nothing"
+    out=$(cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --stream --config "$config" "Say hello.") \
+        || fail "chat --api-mode responses --stream ($mode) failed"
+    [ -n "$out" ] || fail "chat --api-mode responses --stream ($mode) printed nothing"
+    cargo run -q "${flags[@]}" --example chat -- --api-mode responses --model smollm2 --stream --json --config "$config" "Say hello." \
+        | python3 -c 'import json,sys; c=json.load(sys.stdin); assert c["id"].startswith("resp_") and c["choices"][0]["message"]["content"], c' \
+        || fail "chat --api-mode responses --stream --json ($mode) did not print a converted completion"
     rc=0
-    cargo run -q "${flags[@]}" --example chat -- --api-mode responses "x" 2>"$tmp/err" || rc=$?
-    [ "$rc" = 2 ] && [ "$(cat "$tmp/err")" = "chat: --api-mode responses is not supported yet (only chat_completions)" ] \
-        || fail "chat --api-mode responses ($mode): exit $rc, $(cat "$tmp/err")"
+    cargo run -q "${flags[@]}" --example chat -- --api-mode bogus "x" 2>"$tmp/err" || rc=$?
+    [ "$rc" = 2 ] || fail "chat --api-mode bogus ($mode): exit $rc, $(cat "$tmp/err")"
     schema="$(mktemp)"
     printf '%s' '{"type":"object","properties":{"city":{"type":"string"},"temp_c":{"type":"integer"}}}' >"$schema"
     for stream in "" "--stream"; do
@@ -101,7 +110,7 @@ for features in "" "async"; do
     fi
     echo "examples ($mode): chat, chat --stream, chat --stream --json, chat --messages --meta," \
         "chat --stream --meta (n=2), chat --meta on an HTTP error, chat input errors," \
-        "chat --schema (plain and streamed), $ran: ok"
+        "chat --schema (plain and streamed), chat --api-mode responses (plain, --stream, --stream --json), $ran: ok"
 done
 
 out=$(cargo run -q --features async --example async_server -- self-test 4)

@@ -395,6 +395,59 @@
 //! the server. A model given its own `ureq::Agent` or `reqwest::Client` keeps that client's
 //! proxy settings and ignores these variables.
 //!
+//! # Responses mode
+//!
+//! [`ApiMode::Responses`] (CAMEL's `api_mode = "responses"`) sends the same calls to
+//! `POST {url}/responses` and converts the answers back, so code written for chat mode does
+//! not change: `run`, `complete`, `stream`, `parse` and `stream_parse` return the same
+//! [`ChatCompletion`]s and chunks. Retries, timeouts, errors, think tags, the model I/O log
+//! (which records the Responses payload actually sent) and tracing (`openai.api.type` on the
+//! request span) are shared with chat mode.
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "async"))] {
+//! use openai_compatible::{ApiMode, ChatMessage, OpenAICompatibleModel, RequestOptions};
+//!
+//! let model = OpenAICompatibleModel::builder("gpt-4o-mini")
+//!     .api_mode(ApiMode::Responses) // or "responses".parse()?
+//!     .build()?;
+//! let mut messages = vec![ChatMessage::user("Name a colour.")];
+//! let first = model.complete(&messages)?;
+//! messages.push(first.choices[0].message.clone());
+//! messages.push(ChatMessage::user("And another."));
+//! // Continues the first response: only the new user message goes out, with
+//! // `previous_response_id`. Sessions keep conversations of different users apart.
+//! let second = model
+//!     .with_options(RequestOptions::new().session("user-42"))
+//!     .complete(&messages)?;
+//! # let _ = second;
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! * The body is translated from the chat form (docs/RESPONSES.md §2): `messages` become
+//!   `input` items, `max_tokens` / `max_completion_tokens` become `max_output_tokens`,
+//!   `reasoning_effort` becomes `reasoning.effort`, tools and `tool_choice` are flattened, a
+//!   response format becomes `text.format`; `n`, `stop`, `stream_options`, `logprobs` and
+//!   `top_logprobs` have no Responses form and are dropped with a warning; `store` is sent,
+//!   `true` unless set. Everything else passes through.
+//! * **Chaining** (§3): per session ([`RequestOptions::session`], else the model's default
+//!   session; shared by clones), a call whose messages extend the last answered ones sends
+//!   only the new non-assistant messages with `previous_response_id`. Any other history
+//!   resets the session; `store: false` turns chaining off for the call and clears it.
+//!   Servers without stored responses (llama.cpp and most local servers) answer with a 400
+//!   naming `previous_response_id`: the call is resent once with the whole history, and the
+//!   model stops chaining for its lifetime (one warning).
+//! * **Answers** (§4, §5): one choice; `output_text` parts are the content, `refusal` parts
+//!   the refusal, `function_call` items the tool calls, reasoning items `reasoning_content`;
+//!   a `failed` response is an [`Error::Api`], a failed stream an [`Error::StreamApi`], and a
+//!   stream cut before `response.completed` an [`Error::IncompleteStream`].
+//! * **Structured output** (§6) sends the schema as `text.format`, with the json_object
+//!   fallback through `text.format` too. llama.cpp (xllamacpp 2026.10) accepts `text.format`
+//!   but does not constrain the answer by it, so there structured output rests on the model.
+//! * A custom [`ChatClient`] gets the chat-form body in either mode: it replaces HTTP, not
+//!   the wire protocol.
+//!
 //! # A custom client
 //!
 //! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
@@ -427,6 +480,7 @@ pub mod processing;
 mod proxy;
 mod reasoning;
 mod request;
+mod responses;
 mod retry;
 mod structured;
 #[cfg(feature = "tokens")]

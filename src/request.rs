@@ -12,7 +12,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::types::{ChatMessage, RequestOptions, Tool};
+use crate::types::{ApiMode, ChatMessage, RequestOptions, Tool};
 
 /// Config keys that act on the request instead of being sent in the body.
 const REQUEST_OPTIONS: [&str; 4] = ["extra_body", "extra_headers", "extra_query", "timeout"];
@@ -39,6 +39,18 @@ pub struct Prepared {
     /// A json_object fallback is ready: an error naming the response format ends the
     /// attempts at once instead of being retried.
     pub format_fallback: bool,
+    /// The wire protocol of `body`: chat form until the model translates it.
+    pub api_mode: ApiMode,
+    /// The chaining session of this call (`RequestOptions::session`); `None` is the
+    /// model's default session.
+    pub session: Option<String>,
+}
+
+impl Prepared {
+    /// The path after the base URL this request goes to.
+    pub fn endpoint(&self) -> &'static str {
+        self.api_mode.endpoint()
+    }
 }
 
 /// Checks a model config once, at `build()`, so that mistakes surface before any request.
@@ -414,6 +426,8 @@ pub(crate) fn prepare_call(
         connect_timeout: opts.connect_timeout,
         max_retries: opts.max_retries,
         format_fallback: false,
+        api_mode: ApiMode::ChatCompletions,
+        session: opts.session.clone(),
     })
 }
 

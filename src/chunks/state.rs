@@ -5,6 +5,7 @@ use std::mem;
 
 use super::sse::{is_done, SseDecoder, SseEvent};
 use crate::error::{ApiError, Error, Result};
+use crate::responses::events::{EventState, Step};
 use crate::types::ChatCompletionChunk;
 
 /// The stream layer: SSE body bytes in, chunks or one typed error out.
@@ -23,6 +24,8 @@ pub struct StreamState {
     /// The most one event may hold; the whole stream is not capped, a single event is.
     max_event: usize,
     overflow: bool,
+    /// A Responses stream: its events become chunks there (docs/RESPONSES.md §5).
+    responses: Option<Box<EventState>>,
 }
 
 impl StreamState {
@@ -41,6 +44,16 @@ impl StreamState {
             secret,
             max_event: usize::try_from(max_event).unwrap_or(usize::MAX),
             overflow: false,
+            responses: None,
+        }
+    }
+
+    /// [`new`](Self::new) for a stream of Responses events; `model` names the chunks
+    /// until the server names its model.
+    pub(crate) fn responses(secret: Option<String>, max_event: u64, model: &str) -> StreamState {
+        StreamState {
+            responses: Some(Box::new(EventState::new(model))),
+            ..StreamState::new(secret, max_event)
         }
     }
 
@@ -93,6 +106,12 @@ impl StreamState {
         self.pos = 0;
         if self.ended && !self.finished {
             self.finished = true;
+            if self.responses.is_some() && !self.saw_finish {
+                return Some(Err(Error::IncompleteStream(format!(
+                    "the body ended after {} chunk(s), without `response.completed` or `response.incomplete`",
+                    self.chunks
+                ))));
+            }
             if !self.saw_done && !self.saw_finish {
                 return Some(Err(Error::IncompleteStream(format!(
                     "the body ended after {} chunk(s), before any choice finished and without `data: [DONE]`",
@@ -115,6 +134,25 @@ impl StreamState {
         }
         if ev.data.trim().is_empty() {
             return None;
+        }
+        if let Some(events) = &mut self.responses {
+            return match events.on_data(&ev.data, self.secret.as_deref()) {
+                Step::Skip => None,
+                Step::Chunk(chunk) => {
+                    self.chunks += 1;
+                    Some(Ok(chunk))
+                }
+                Step::End(chunk) => {
+                    self.chunks += 1;
+                    self.saw_finish = true;
+                    self.finished = true;
+                    Some(Ok(chunk))
+                }
+                Step::Fail(e) => {
+                    self.finished = true;
+                    Some(Err(e))
+                }
+            };
         }
         match serde_json::from_str::<ChatCompletionChunk>(&ev.data) {
             Ok(chunk)

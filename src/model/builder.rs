@@ -18,6 +18,7 @@ use crate::request;
 #[cfg(feature = "tokens")]
 use crate::tokens::{OpenAITokenCounter, TokenCounter};
 use crate::transport::{self, CallerClient, HttpTransport};
+use crate::types::ApiMode;
 
 /// The connect timeout when the builder sets none (and the timeout is longer).
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +49,7 @@ pub struct OpenAICompatibleModelBuilder {
     io_log: LogOptions,
     /// The caller's `ureq::Agent` or `reqwest::Client`, if one was given.
     http: Option<CallerClient>,
+    api_mode: ApiMode,
 }
 
 impl fmt::Debug for OpenAICompatibleModelBuilder {
@@ -59,6 +61,7 @@ impl fmt::Debug for OpenAICompatibleModelBuilder {
                 &self.requested.api_key.as_ref().map(|_| "<redacted>"),
             )
             .field("url", &self.requested.url)
+            .field("api_mode", &self.api_mode)
             .finish_non_exhaustive()
     }
 }
@@ -82,6 +85,7 @@ impl OpenAICompatibleModelBuilder {
             reasoning_field: None,
             io_log: LogOptions::default(),
             http: None,
+            api_mode: ApiMode::default(),
         }
     }
 }
@@ -294,6 +298,15 @@ impl OpenAICompatibleModelBuilder {
         self
     }
 
+    /// The wire protocol: [`ApiMode::ChatCompletions`] (the default) or
+    /// [`ApiMode::Responses`], which sends the same calls to `{url}/responses` and converts
+    /// the answers back (see the crate guide's "Responses mode"). From a string, parse it:
+    /// `"responses".parse::<ApiMode>()?`.
+    pub fn api_mode(mut self, mode: ApiMode) -> Self {
+        self.api_mode = mode;
+        self
+    }
+
     /// Resolves the configuration and builds the model. Fails with [`Error::Config`] naming
     /// the problem: no API key, a malformed URL or `MODEL_TIMEOUT`, a model config that is
     /// not an object or uses a reserved key, an invalid header, a proxy variable naming a
@@ -391,6 +404,8 @@ impl OpenAICompatibleModelBuilder {
             reasoning: Arc::default(),
             reasoning_field: self.reasoning_field,
             io_log,
+            api_mode: self.api_mode,
+            sessions: Arc::default(),
         })
     }
 }

@@ -19,6 +19,7 @@ mod call;
 mod client;
 mod manager;
 mod response;
+mod responses;
 mod send;
 mod structured;
 mod telemetry;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::chunks::StreamState;
 use crate::config::ApiKey;
 use crate::decode;
 use crate::error::{Error, Result};
@@ -42,11 +44,14 @@ use crate::logging::IoLog;
 use crate::processing;
 use crate::reasoning::{self, ReasoningField, ReasoningMemory};
 use crate::request::{self, Prepared};
+use crate::responses::session::Sessions;
 use crate::stream::{ChatCompletionStream, StreamEnd};
 #[cfg(feature = "tokens")]
 use crate::tokens::TokenCounter;
 use crate::transport::{self, HttpTransport};
-use crate::types::{ChatCompletion, ChatMessage, MetaSlot, RequestOptions, ResponseFormat, Tool};
+use crate::types::{
+    ApiMode, ChatCompletion, ChatMessage, MetaSlot, RequestOptions, ResponseFormat, Tool,
+};
 
 /// A chat model behind any OpenAI-compatible server.
 ///
@@ -75,6 +80,9 @@ pub struct OpenAICompatibleModel {
     /// The builder's choice, which wins over what was learned.
     reasoning_field: Option<ReasoningField>,
     io_log: Option<Arc<IoLog>>,
+    api_mode: ApiMode,
+    /// Chaining state of Responses mode, per session (shared by clones).
+    sessions: Arc<Sessions>,
 }
 
 impl fmt::Debug for OpenAICompatibleModel {
@@ -91,6 +99,7 @@ impl fmt::Debug for OpenAICompatibleModel {
             .field("config_keys", &self.config.keys().collect::<Vec<_>>())
             .field("headers", &header_names)
             .field("custom_client", &self.client.is_some())
+            .field("api_mode", &self.api_mode)
             .finish()
     }
 }
@@ -112,9 +121,15 @@ impl OpenAICompatibleModel {
         &self.config
     }
 
-    /// The base URL requests go to (`{url}/chat/completions`).
+    /// The base URL requests go to (`{url}/chat/completions`, or `{url}/responses` in
+    /// [`ApiMode::Responses`]).
     pub fn url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The wire protocol this model speaks.
+    pub fn api_mode(&self) -> ApiMode {
+        self.api_mode
     }
 
     /// The resolved timeout.
@@ -279,8 +294,27 @@ impl OpenAICompatibleModel {
         result
     }
 
-    /// Sent (or handed to the custom client), think tags extracted, logged.
+    /// Translated for the wire (Responses mode), sent, and — when a server refuses
+    /// `previous_response_id` — sent once more with the whole history.
     async fn execute_in_span(&self, prepared: &Prepared) -> Result<ChatCompletion> {
+        let wire = self.wire(prepared)?;
+        let (wire, result) = match self.execute_wire(&wire.prepared).await {
+            Err(e) if wire.refused(&e) => {
+                self.stop_chaining();
+                let wire = self.wire(prepared)?;
+                let result = self.execute_wire(&wire.prepared).await;
+                (wire, result)
+            }
+            result => (wire, result),
+        };
+        if let Ok(completion) = &result {
+            wire.answered(&self.sessions, &completion.id);
+        }
+        result
+    }
+
+    /// Sent (or handed to the custom client), think tags extracted, logged.
+    async fn execute_wire(&self, prepared: &Prepared) -> Result<ChatCompletion> {
         let record = self
             .io_log
             .as_ref()
@@ -304,7 +338,7 @@ impl OpenAICompatibleModel {
             return client.create(&body).await.map_err(Error::Client);
         }
         let (meta, body) = self.send_plain(prepared).await?;
-        let mut completion = decode::completion(&body, self.secret())?;
+        let mut completion = self.decode(prepared, &body)?;
         completion.meta = MetaSlot(Some(Arc::new(meta)));
         Ok(completion)
     }
@@ -334,8 +368,24 @@ impl OpenAICompatibleModel {
         }
     }
 
-    /// The stream, logged when it ends.
+    /// As [`execute_in_span`](Self::execute_in_span), for a stream: the chaining state is
+    /// saved when the stream reaches its final event.
     async fn open_stream_in_span(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
+        let wire = self.wire(prepared)?;
+        let (wire, result) = match self.open_wire(&wire.prepared).await {
+            Err(e) if wire.refused(&e) => {
+                self.stop_chaining();
+                let wire = self.wire(prepared)?;
+                let result = self.open_wire(&wire.prepared).await;
+                (wire, result)
+            }
+            result => (wire, result),
+        };
+        Ok(wire.saving(&self.sessions, result?))
+    }
+
+    /// The stream, logged when it ends.
+    async fn open_wire(&self, prepared: &Prepared) -> Result<ChatCompletionStream> {
         let record = self
             .io_log
             .as_ref()
@@ -368,17 +418,20 @@ impl OpenAICompatibleModel {
         // Some servers ignore `stream` and answer with a whole completion.
         if decode::is_json(meta.header("content-type")) {
             let bytes = body.read_rest().await?;
-            let mut completion = decode::completion(&bytes, self.secret())?;
+            let mut completion = self.decode(prepared, &bytes)?;
             completion.meta = MetaSlot(Some(meta.clone()));
             return Ok(ChatCompletionStream::from_completion(completion).with_meta(meta));
         }
-        Ok(ChatCompletionStream::from_http(
-            body,
-            self.secret().map(str::to_owned),
-            self.max_response_bytes,
-        )
-        .with_meta(meta)
-        .learning_reasoning(self.reasoning.clone()))
+        let secret = self.secret().map(str::to_owned);
+        let state = match prepared.api_mode {
+            ApiMode::Responses => {
+                StreamState::responses(secret, self.max_response_bytes, &self.model_type)
+            }
+            _ => StreamState::new(secret, self.max_response_bytes),
+        };
+        Ok(ChatCompletionStream::from_http(body, state)
+            .with_meta(meta)
+            .learning_reasoning(self.reasoning.clone()))
     }
 }
 

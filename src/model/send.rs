@@ -44,11 +44,11 @@ struct Exchange<'a> {
 impl<'a> Exchange<'a> {
     fn new(model: &'a OpenAICompatibleModel, prepared: &'a Prepared) -> Exchange<'a> {
         let url = if prepared.query.is_empty() {
-            config::endpoint(&model.base_url, "chat/completions", &model.default_query)
+            config::endpoint(&model.base_url, prepared.endpoint(), &model.default_query)
         } else {
             let mut query = model.default_query.clone();
             query.extend(prepared.query.iter().cloned());
-            config::endpoint(&model.base_url, "chat/completions", &query)
+            config::endpoint(&model.base_url, prepared.endpoint(), &query)
         };
         // The model's headers as they are unless this call adds some (the transport adds
         // the retry count).

@@ -8,7 +8,8 @@
 //! computed when no subscriber listens to the span.
 //!
 //! Field names follow the GenAI semantic conventions; `gen_ai.response.time_to_first_chunk`
-//! (seconds) has no standard span attribute and is this crate's.
+//! (seconds) has no standard span attribute and is this crate's; `openai.api.type`
+//! (`chat_completions` or `responses`) is the wire protocol of the model.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,6 +29,7 @@ macro_rules! request_span {
             gen_ai.operation.name = "chat",
             gen_ai.provider.name = tracing::field::Empty,
             gen_ai.request.model = %$model.model_type,
+            openai.api.type = $model.api_mode.as_str(),
             server.address = tracing::field::Empty,
             server.port = tracing::field::Empty,
             gen_ai.request.stream = tracing::field::Empty,

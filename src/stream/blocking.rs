@@ -21,10 +21,10 @@ pub(super) struct HttpSource {
 }
 
 impl Source {
-    pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
+    pub(super) fn http(body: StreamBody, state: StreamState) -> Source {
         Source::Http(Box::new(HttpSource {
             body,
-            state: StreamState::new(secret, max_event),
+            state,
             buf: vec![0; READ_BUFFER],
         }))
     }

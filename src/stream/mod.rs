@@ -8,7 +8,7 @@
 //! `Result<ChatCompletionChunk>` and end after `data: [DONE]`, after an error, or when the
 //! body ends.
 
-use crate::chunks::ChunkAccumulator;
+use crate::chunks::{ChunkAccumulator, StreamState};
 use crate::error::Result;
 use crate::reasoning::ReasoningMemory;
 use std::sync::Arc;
@@ -118,13 +118,10 @@ impl std::fmt::Debug for ChatCompletionStream {
 }
 
 impl ChatCompletionStream {
-    pub(crate) fn from_http(
-        body: crate::transport::StreamBody,
-        secret: Option<String>,
-        max_event: u64,
-    ) -> Self {
+    /// A stream over an HTTP body, decoded by `state` (chat chunks or Responses events).
+    pub(crate) fn from_http(body: crate::transport::StreamBody, state: StreamState) -> Self {
         ChatCompletionStream {
-            source: mode::Source::http(body, secret, max_event),
+            source: mode::Source::http(body, state),
             observer: None,
             meta: None,
             reasoning: None,

@@ -15,8 +15,7 @@ use crate::types::ChatCompletionChunk;
 pub(super) struct Source(Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk>> + Send>>);
 
 impl Source {
-    pub(super) fn http(body: StreamBody, secret: Option<String>, max_event: u64) -> Source {
-        let state = StreamState::new(secret, max_event);
+    pub(super) fn http(body: StreamBody, state: StreamState) -> Source {
         // `fuse`: polled again after its end, the stream keeps answering `None` (as the
         // blocking iterator does) instead of panicking.
         Source(Box::pin(

@@ -372,10 +372,11 @@ pub(crate) fn earns_fallback(error: &Error) -> bool {
 }
 
 /// Whether an error body is about the response format (llama-cpp-python answers an
-/// unsupported `json_schema` with a 500 naming `response_format`).
+/// unsupported `json_schema` with a 500 naming `response_format`; in Responses mode the
+/// format is `text.format`, docs/RESPONSES.md §6).
 pub(crate) fn names_response_format(body: &[u8]) -> bool {
     let body = String::from_utf8_lossy(body).to_ascii_lowercase();
-    body.contains("response_format") || body.contains("json_schema")
+    body.contains("response_format") || body.contains("json_schema") || body.contains("text.format")
 }
 
 /// Parse mode accepts only strict function tools (openai-python's rule): the server must

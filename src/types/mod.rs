@@ -4,6 +4,7 @@
 //! `null`s, unknown enum values and extra fields are accepted and kept), and requests carry
 //! only the fields the caller set.
 
+mod api_mode;
 mod chunk;
 mod completion;
 pub(crate) mod lenient;
@@ -13,6 +14,7 @@ mod options;
 mod response_format;
 mod tool;
 
+pub use api_mode::ApiMode;
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use completion::{ChatCompletion, Choice, FinishReason, Usage};
 pub use message::{

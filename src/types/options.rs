@@ -54,6 +54,7 @@ pub struct RequestOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) extra_body: Map<String, Value>,
+    pub(crate) session: Option<String>,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -70,6 +71,7 @@ impl fmt::Debug for RequestOptions {
             .field("headers", &header_names)
             .field("query", &self.query)
             .field("extra_body", &self.extra_body)
+            .field("session", &self.session)
             .finish()
     }
 }
@@ -88,6 +90,15 @@ impl RequestOptions {
     /// returns, while `complete` and `stream` force their own mode.
     pub fn set(mut self, key: impl Into<String>, value: impl Into<Value>) -> RequestOptions {
         self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// The chaining session of this call, in [`ApiMode::Responses`](crate::ApiMode): calls
+    /// of one session continue each other's responses (`previous_response_id`), calls of
+    /// different sessions (one per user, say) never mix. Without it, a call uses the
+    /// model's default session. Chat mode ignores it (nothing is sent).
+    pub fn session(mut self, session: impl Into<String>) -> RequestOptions {
+        self.session = Some(session.into());
         self
     }
 
