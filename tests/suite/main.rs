@@ -24,6 +24,7 @@ mod properties;
 mod providers;
 mod real_server;
 mod request_surface;
+mod reuse;
 mod scripted_server;
 mod streaming;
 #[cfg(feature = "schema")]
