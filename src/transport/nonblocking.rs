@@ -392,7 +392,12 @@ impl StreamBody {
                 }
             }
         };
-        let _ = tokio::time::timeout(DRAIN_WAIT, drain).await;
+        if tokio::time::timeout(DRAIN_WAIT, drain).await.is_ok() {
+            // hyper pools the connection from a task of its own once the connection is idle
+            // again; a turn of the scheduler lets it run before the caller's next request
+            // looks in the pool (which otherwise opens a connection in parallel).
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Reads what remains (an error body, or a whole JSON answer), up to the limit and
