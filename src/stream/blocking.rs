@@ -69,10 +69,7 @@ impl Source {
                 h.let_go();
                 return None;
             }
-            let Some(body) = h.body.as_mut() else {
-                return None;
-            };
-            match body.read(&mut h.buf) {
+            match h.body.as_mut()?.read(&mut h.buf) {
                 Ok(0) => h.state.end(),
                 Ok(n) => h.state.feed(&h.buf[..n]),
                 Err(e) => {
