@@ -181,7 +181,7 @@ fn trusting(url: &str, pki: &Pki) -> OpenAICompatibleModel {
     };
     #[cfg(feature = "async")]
     let builder = {
-        let client = openai_compatible::reqwest_client_builder(&[pki.ca_der.clone()])
+        let client = openai_compatible::reqwest_client_builder(std::slice::from_ref(&pki.ca_der))
             .unwrap()
             .build()
             .unwrap();
