@@ -11,12 +11,21 @@
 //!   else the body's `max_tokens`, or else 1000.
 //!
 //! One thread per connection; responses up to 10k chunks are rendered once per N and cached,
-//! longer ones while they are written.
+//! longer ones while they are written. [`accepted`] counts the connections accepted in this
+//! process (the measure of connection reuse); [`serve_tls`] speaks TLS (feature `tls-stub`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many connections the stubs of this process accepted so far.
+pub fn accepted() -> usize {
+    ACCEPTED.load(Ordering::SeqCst)
+}
 
 /// The fixed plain answer: what OpenAI sends today, unknown fields included.
 pub const COMPLETION: &str = r#"{"id":"chatcmpl-BQ7stubstubstubstubstubstub","object":"chat.completion","created":1745000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Seventeen is a prime number: its only divisors are one and itself.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":24,"completion_tokens":15,"total_tokens":39,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_stub0000"}"#;
@@ -127,17 +136,48 @@ pub fn serve(listener: TcpListener) {
     let plain = Arc::new(plain_response());
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
+        ACCEPTED.fetch_add(1, Ordering::SeqCst);
         let cache = Arc::clone(&cache);
         let plain = Arc::clone(&plain);
         std::thread::spawn(move || {
-            let _ = handle(conn, &cache, &plain);
+            if conn.set_nodelay(true).is_ok() {
+                let _ = handle(conn, &cache, &plain);
+            }
         });
     }
 }
 
-fn handle(conn: TcpStream, cache: &Cache, plain: &[u8]) -> std::io::Result<()> {
-    conn.set_nodelay(true)?;
-    let mut writer = conn.try_clone()?;
+/// [`spawn`] over TLS with `config`: returns the base URL (`https://…/v1`).
+#[cfg(feature = "tls-stub")]
+pub fn spawn_tls(addr: &str, config: Arc<rustls::ServerConfig>) -> std::io::Result<String> {
+    let listener = TcpListener::bind(addr)?;
+    let url = format!("https://{}/v1", listener.local_addr()?);
+    std::thread::spawn(move || serve_tls(listener, config));
+    Ok(url)
+}
+
+/// [`serve`] over TLS.
+#[cfg(feature = "tls-stub")]
+pub fn serve_tls(listener: TcpListener, config: Arc<rustls::ServerConfig>) {
+    let cache: Cache = Arc::default();
+    let plain = Arc::new(plain_response());
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        ACCEPTED.fetch_add(1, Ordering::SeqCst);
+        let (cache, plain, config) = (Arc::clone(&cache), Arc::clone(&plain), config.clone());
+        std::thread::spawn(move || {
+            let Ok(tls) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            if conn.set_nodelay(true).is_ok() {
+                let _ = handle(rustls::StreamOwned::new(tls, conn), &cache, &plain);
+            }
+        });
+    }
+}
+
+fn handle<S: Read + Write>(conn: S, cache: &Cache, plain: &[u8]) -> std::io::Result<()> {
+    // Writes go straight to the stream under the reader (`BufReader` buffers reads only).
     let mut reader = BufReader::with_capacity(64 * 1024, conn);
     let mut line = String::new();
     let mut body = Vec::new();
@@ -173,15 +213,19 @@ fn handle(conn: TcpStream, cache: &Cache, plain: &[u8]) -> std::io::Result<()> {
             let n = path_chunks
                 .or_else(|| max_tokens(&body))
                 .unwrap_or(DEFAULT_CHUNKS);
+            let writer = reader.get_mut();
             if n <= CACHED_UP_TO {
                 for piece in cached(cache, n).chunks(64 * 1024) {
                     writer.write_all(piece)?;
                 }
             } else {
-                write_stream(&mut writer, n)?;
+                write_stream(writer, n)?;
             }
+            writer.flush()?;
         } else {
+            let writer = reader.get_mut();
             writer.write_all(plain)?;
+            writer.flush()?;
         }
         if close {
             return Ok(());

@@ -11,7 +11,8 @@
 #
 # Knobs (environment): ROUNDS (5), PLAIN_N requests per plain round (20000), STREAMS streams
 # of 1000 chunks per stream round (200), ASYNC_N requests per async round (40000),
-# FRESH_N fresh processes of each kind (200).
+# FRESH_N fresh processes of each kind (200), REUSE_N sequential 10-chunk streams whose
+# connections are counted (200), TLS_N 10-chunk streams per TLS round (200).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -21,6 +22,8 @@ PLAIN_N=${PLAIN_N:-20000}
 STREAMS=${STREAMS:-200}
 ASYNC_N=${ASYNC_N:-40000}
 FRESH_N=${FRESH_N:-200}
+REUSE_N=${REUSE_N:-200}
+TLS_N=${TLS_N:-200}
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET/bench-bin"
 mkdir -p "$BIN"
@@ -37,11 +40,15 @@ cargo build --release --quiet --example throughput --example chat
 for b in throughput chat; do cp "$TARGET/release/examples/$b" "$BIN/$b-blocking"; done
 cargo build --release --quiet "${BENCHES[@]}" --bin bare_ureq --bin stub_server
 for b in bare_ureq stub_server; do cp "$TARGET/release/$b" "$BIN/$b"; done
+cargo build --release --quiet "${BENCHES[@]}" --features tls-stub --bin reuse
+cp "$TARGET/release/reuse" "$BIN/reuse-blocking"
 step "building (release, async)"
 cargo build --release --quiet --features async --example throughput
 cp "$TARGET/release/examples/throughput" "$BIN/throughput-async"
 cargo build --release --quiet "${BENCHES[@]}" --features async --bin bare_reqwest
 cp "$TARGET/release/bare_reqwest" "$BIN/bare_reqwest"
+cargo build --release --quiet "${BENCHES[@]}" --features vs-async-openai --bin reuse
+cp "$TARGET/release/reuse" "$BIN/reuse-async"
 
 # --- the stub server
 "$BIN/stub_server" 127.0.0.1:0 >"$BIN/stub.url" &
@@ -129,6 +136,22 @@ fresh_pair "fresh process (ms)" \
 export OPENAI_COMPATIBILITY_API_BASE_URL="$URL" OPENAI_COMPATIBILITY_API_KEY=sk-bench
 fresh_pair "chat CLI vs bare ureq (ms)" \
     "$BIN/chat-blocking Is_17_prime" "$BIN/bare_ureq $URL plain 1"
+
+step "connection reuse ($REUSE_N sequential 10-chunk streams, in-process stub)"
+for mode in blocking async; do
+    printf '%-34s %s\n' "connections, $mode" \
+        "$("$BIN/reuse-$mode" connections "$REUSE_N" 10 | field connections)"
+done
+
+step "10-chunk streams over TLS on loopback ($TLS_N per round, in-process TLS stub)"
+line=$("$BIN/reuse-blocking" tls "$TLS_N" 10 "$ROUNDS")
+printf '%-34s ours %10s  connections %s\n' "TLS streams, blocking (streams/s)" \
+    "$(field ours_sps <<<"$line")" "$(field connections <<<"$line")"
+line=$("$BIN/reuse-async" tls "$TLS_N" 10 "$ROUNDS")
+printf '%-34s ours %10s  async-openai %10s  ours/async-openai %s  connections %s\n' \
+    "TLS streams, async (streams/s)" "$(field ours_sps <<<"$line")" \
+    "$(field async_openai_sps <<<"$line")" "$(field ratio <<<"$line")" \
+    "$(field connections <<<"$line")"
 
 step "memory"
 echo

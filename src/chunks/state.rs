@@ -19,6 +19,8 @@ pub struct StreamState {
     finished: bool,
     saw_done: bool,
     saw_finish: bool,
+    /// The server ended the stream itself: `data: [DONE]` or an error event.
+    terminal: bool,
     chunks: usize,
     secret: Option<String>,
     /// The most one event may hold; the whole stream is not capped, a single event is.
@@ -26,6 +28,8 @@ pub struct StreamState {
     overflow: bool,
     /// A Responses stream: its events become chunks there (docs/RESPONSES.md §5).
     responses: Option<Box<EventState>>,
+    /// A read failed.
+    failed: bool,
 }
 
 impl StreamState {
@@ -40,11 +44,13 @@ impl StreamState {
             finished: false,
             saw_done: false,
             saw_finish: false,
+            terminal: false,
             chunks: 0,
             secret,
             max_event: usize::try_from(max_event).unwrap_or(usize::MAX),
             overflow: false,
             responses: None,
+            failed: false,
         }
     }
 
@@ -76,11 +82,23 @@ impl StreamState {
     /// A read failed: the caller reports that error, and the stream is over.
     pub(crate) fn fail(&mut self) {
         self.finished = true;
+        self.failed = true;
     }
 
     /// No more items will come.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// The server ended the stream (`data: [DONE]` or an error event, handed out or still
+    /// waiting among the decoded events) while the body is still open: what follows is at
+    /// most the body's framing, worth reading so the connection can be reused. False after
+    /// an oversized event (the rest could be endless) or a failed read.
+    pub(crate) fn server_done(&self) -> bool {
+        !self.ended
+            && !self.overflow
+            && !self.failed
+            && (self.terminal || self.events[self.pos..].iter().any(|e| is_done(&e.data)))
     }
 
     /// The next chunk or error from the events decoded so far. `None` means: feed more
@@ -125,11 +143,13 @@ impl StreamState {
     fn on_event(&mut self, ev: SseEvent) -> Option<Result<ChatCompletionChunk>> {
         if ev.event.as_deref() == Some("error") {
             self.finished = true;
+            self.terminal = true;
             return Some(Err(self.api_error(ev.data.as_bytes())));
         }
         if is_done(&ev.data) {
             self.finished = true;
             self.saw_done = true;
+            self.terminal = true;
             return None;
         }
         if ev.data.trim().is_empty() {
@@ -142,14 +162,18 @@ impl StreamState {
                     self.chunks += 1;
                     Some(Ok(chunk))
                 }
+                // The server's terminal events: what follows is only the body's end, so
+                // the connection can be drained and pooled as after `[DONE]`.
                 Step::End(chunk) => {
                     self.chunks += 1;
                     self.saw_finish = true;
                     self.finished = true;
+                    self.terminal = true;
                     Some(Ok(chunk))
                 }
                 Step::Fail(e) => {
                     self.finished = true;
+                    self.terminal = true;
                     Some(Err(e))
                 }
             };
@@ -160,6 +184,7 @@ impl StreamState {
                     && (chunk.extra.contains_key("error") || chunk.object == "error") =>
             {
                 self.finished = true;
+                self.terminal = true;
                 Some(Err(self.api_error(ev.data.as_bytes())))
             }
             Ok(chunk) => {
@@ -261,6 +286,34 @@ mod tests {
             Some(Err(Error::BodyTooLarge { limit: 100 }))
         ));
         assert!(s.is_finished());
+    }
+
+    #[test]
+    fn only_a_stream_the_server_ended_is_worth_draining() {
+        // [DONE] decoded but not handed out yet counts: the caller dropped after the last chunk.
+        let mut s = StreamState::new(None, 1 << 20);
+        s.feed(format!("data: {CHUNK}\n\ndata: [DONE]\n\n").as_bytes());
+        assert!(s.server_done());
+        assert_eq!(drain(&mut s).len(), 1);
+        assert!(s.server_done());
+        s.end();
+        assert!(!s.server_done(), "an ended body has nothing left");
+
+        let mut s = StreamState::new(None, 1 << 20);
+        s.feed(format!("data: {CHUNK}\n\n").as_bytes());
+        assert_eq!(drain(&mut s).len(), 1);
+        assert!(!s.server_done(), "mid-way");
+        s.fail();
+        assert!(!s.server_done());
+
+        let mut s = StreamState::new(None, 1 << 20);
+        s.feed(b"event: error\ndata: {\"message\":\"overloaded\"}\n\n");
+        drain(&mut s);
+        assert!(s.server_done());
+
+        let mut s = StreamState::new(None, 10);
+        s.feed(b"data: [DONE]\n\ndata: xxxxxxxxxxxxxxxx");
+        assert!(!s.server_done(), "an oversized event is never drained");
     }
 
     #[test]

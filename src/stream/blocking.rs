@@ -15,15 +15,35 @@ pub(super) enum Source {
 }
 
 pub(super) struct HttpSource {
-    body: StreamBody,
+    /// `None` once the server ended the stream and the body was let go of.
+    body: Option<StreamBody>,
     state: StreamState,
     buf: Vec<u8>,
+}
+
+impl HttpSource {
+    /// Once the server ended the stream, reads what is left of the body (a few bytes, within
+    /// a few milliseconds: `StreamBody::finish`) so its connection goes back to the pool.
+    /// A stream left mid-way keeps its body, and dropping it closes the connection.
+    fn let_go(&mut self) {
+        if self.state.server_done() {
+            if let Some(body) = self.body.take() {
+                body.finish();
+            }
+        }
+    }
+}
+
+impl Drop for HttpSource {
+    fn drop(&mut self) {
+        self.let_go();
+    }
 }
 
 impl Source {
     pub(super) fn http(body: StreamBody, state: StreamState) -> Source {
         Source::Http(Box::new(HttpSource {
-            body,
+            body: Some(body),
             state,
             buf: vec![0; READ_BUFFER],
         }))
@@ -46,9 +66,10 @@ impl Source {
                 return Some(item);
             }
             if h.state.is_finished() {
+                h.let_go();
                 return None;
             }
-            match h.body.read(&mut h.buf) {
+            match h.body.as_mut()?.read(&mut h.buf) {
                 Ok(0) => h.state.end(),
                 Ok(n) => h.state.feed(&h.buf[..n]),
                 Err(e) => {

@@ -25,6 +25,13 @@ impl Source {
                         return Some((item, (body, state)));
                     }
                     if state.is_finished() {
+                        // The server ended the stream: read what is left of the body (a few
+                        // bytes, a few milliseconds on the runtime's timer) so the
+                        // connection goes back to the pool. Dropped before this, the body
+                        // is drained by hyper without waiting, or its connection closed.
+                        if state.server_done() {
+                            body.finish().await;
+                        }
                         return None;
                     }
                     match body.next().await {

@@ -9,11 +9,13 @@ mod connect;
 mod resolve;
 
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{
-    describe_io, proxy_label, Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT,
+    describe_io, proxy_label, Head, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
+    RETRY_COUNT_HEADER, USER_AGENT,
 };
 use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
@@ -54,6 +56,9 @@ pub(crate) struct StreamBody {
     limit: u64,
     /// Where the stream comes from, for errors: host, port, proxy.
     from: Arc<Peer>,
+    /// The connection came from our connector, whose reads [`connect::reads_end_by`] can
+    /// cut short; a caller's agent reads with the bounds the request was sent with.
+    own_connector: bool,
 }
 
 /// Where a request went, for errors.
@@ -241,6 +246,7 @@ impl HttpTransport {
                 idle: t,
                 limit: req.max_body,
                 from: self.failing(req, TimeoutPhase::StreamIdle).peer,
+                own_connector: self.rules.is_some(),
             },
         ))
     }
@@ -263,6 +269,68 @@ impl StreamBody {
                     return Err(map_io(e, &failing).error);
                 }
             }
+        }
+    }
+
+    /// The server ended the stream: reads the little that should be left (the chunked
+    /// terminator), so that ureq returns the connection to its pool, then lets go of it. At
+    /// most [`DRAIN_BYTES`] and, for the caller, [`DRAIN_WAIT`]; a body still open after
+    /// that is dropped, which closes its connection.
+    ///
+    /// Our connector's reads end at the drain's deadline, so this happens here. A caller's
+    /// agent reads with the stream's idle bound, fixed when the request was sent: a helper
+    /// thread drains it, and the caller waits for that thread at most `DRAIN_WAIT`.
+    pub(crate) fn finish(self) {
+        if self.own_connector {
+            let by = Instant::now() + DRAIN_WAIT;
+            connect::reads_end_by(by, || self.drain());
+        } else {
+            self.drain_elsewhere();
+        }
+    }
+
+    /// Reads up to [`DRAIN_BYTES`] until the body's end; true if it ended (the connection
+    /// then went back to the pool). Errors only mean the connection is not reused.
+    fn drain(mut self) -> bool {
+        let mut buf = [0u8; 512];
+        let mut read = 0;
+        while read <= DRAIN_BYTES {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => read += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    fn drain_elsewhere(self) {
+        /// Helpers still reading a body the server holds open; beyond this many, a finished
+        /// stream's connection is closed instead.
+        const MAX_HELPERS: usize = 4;
+        static HELPERS: AtomicUsize = AtomicUsize::new(0);
+        struct Helper;
+        impl Drop for Helper {
+            fn drop(&mut self) {
+                HELPERS.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        if HELPERS.fetch_add(1, Ordering::AcqRel) >= MAX_HELPERS {
+            HELPERS.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let helper = Helper;
+        let (done, ended) = std::sync::mpsc::sync_channel::<bool>(1);
+        let spawned = std::thread::Builder::new()
+            .name("openai-compatible-drain".into())
+            .spawn(move || {
+                let _helper = helper;
+                let _ = done.send(self.drain());
+            });
+        // Unspawned, the closure and the body in it are dropped: the connection closes.
+        if spawned.is_ok() {
+            let _ = ended.recv_timeout(DRAIN_WAIT);
         }
     }
 

@@ -107,6 +107,16 @@ impl TransportError {
     }
 }
 
+/// After the server ended a stream (`data: [DONE]`), at most this many more body bytes are
+/// read: the chunked terminator is 5, and a server that keeps writing after `[DONE]` is not
+/// read for ever. Reading the body to its end is what returns a connection to the pool.
+pub(crate) const DRAIN_BYTES: usize = 4 * 1024;
+
+/// How long the caller waits for the end of a body after the server ended the stream. A
+/// server that holds the body open after `[DONE]` costs the caller this, then its connection
+/// is closed instead of pooled.
+pub(crate) const DRAIN_WAIT: Duration = Duration::from_millis(5);
+
 /// The header telling the server how many times this request was retried.
 pub(crate) const RETRY_COUNT_HEADER: &str = "x-stainless-retry-count";
 

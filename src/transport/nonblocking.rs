@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
-    describe_io, proxy_label, Head, HttpRequest, TransportError, RETRY_COUNT_HEADER, USER_AGENT,
+    describe_io, proxy_label, Head, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
+    RETRY_COUNT_HEADER, USER_AGENT,
 };
 use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
@@ -374,6 +375,28 @@ impl StreamBody {
             Ok(Err(e)) => Err(map_error(e, &self.failing).error),
             Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
             Ok(Ok(None)) => Ok(None),
+        }
+    }
+
+    /// The server ended the stream: reads the little that should be left (the chunked
+    /// terminator), at most [`DRAIN_BYTES`] within [`DRAIN_WAIT`] on tokio's timer (no
+    /// thread is blocked), so hyper returns the connection to its pool. A body still open
+    /// after that is dropped: hyper closes its connection.
+    pub(crate) async fn finish(mut self) {
+        let drain = async {
+            let mut read = 0;
+            while read <= DRAIN_BYTES {
+                match self.response.chunk().await {
+                    Ok(Some(piece)) => read += piece.len(),
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        };
+        if tokio::time::timeout(DRAIN_WAIT, drain).await.is_ok() {
+            // hyper pools the connection from a task of its own once the connection is idle
+            // again; a turn of the scheduler lets it run before the caller's next request
+            // looks in the pool (which otherwise opens a connection in parallel).
+            tokio::task::yield_now().await;
         }
     }
 

@@ -25,6 +25,7 @@ mod providers;
 mod real_server;
 mod request_surface;
 mod responses;
+mod reuse;
 mod scripted_server;
 mod streaming;
 #[cfg(feature = "schema")]

@@ -20,6 +20,7 @@
 //! Errors leave the connector as [`ConnectFailure`] inside `ureq::Error::Other`; the
 //! transport turns them into this crate's errors, with the timeouts it knows.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -414,6 +415,26 @@ fn write_all(
 /// milliseconds, long enough that a silent server costs one wake-up a second.
 const SLICE: Duration = Duration::from_secs(1);
 
+thread_local! {
+    /// While a finished stream's body is drained on this thread ([`reads_end_by`]): the
+    /// instant every read of this connector's connections ends by, whatever its own bound.
+    static READS_END_BY: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with every read of this connector's connections on this thread ending by `by`
+/// (a timeout past it): ureq fixes a request's read bound when it is sent, and draining
+/// what follows `data: [DONE]` must take milliseconds, not the stream's idle timeout.
+pub(super) fn reads_end_by<T>(by: Instant, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            READS_END_BY.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(READS_END_BY.with(|c| c.replace(Some(by))));
+    f()
+}
+
 /// A transport whose reads wait at most [`SLICE`] at a time, until the real deadline.
 #[derive(Debug)]
 struct Sliced<T> {
@@ -445,6 +466,10 @@ impl<T: Transport> Transport for Sliced<T> {
         let deadline = match bound.after {
             UreqDuration::Exact(d) => Instant::now().checked_add(d),
             UreqDuration::NotHappening => None,
+        };
+        let deadline = match (deadline, READS_END_BY.with(Cell::get)) {
+            (Some(own), Some(drain)) => Some(own.min(drain)),
+            (own, drain) => own.or(drain),
         };
         let Some(deadline) = deadline else {
             return self.inner.await_input(timeout);
@@ -612,6 +637,34 @@ mod tests {
         assert!(
             waits.iter().all(|w| *w <= Duration::from_millis(20)),
             "{waits:?}"
+        );
+    }
+
+    #[test]
+    fn a_drain_bound_ends_reads_before_their_own_bound() {
+        let mut t = Sliced {
+            inner: Quiet {
+                buffers: LazyBuffers::new(64, 64),
+                waits: Vec::new(),
+            },
+            slice: Duration::from_millis(20),
+        };
+        let timeout = NextTimeout {
+            after: UreqDuration::Exact(Duration::from_secs(60)),
+            reason: ureq::Timeout::RecvBody,
+            per_read: None,
+            per_write: None,
+        };
+        let by = Instant::now() + Duration::from_millis(30);
+        let e = reads_end_by(by, || t.await_input(timeout)).unwrap_err();
+        assert!(matches!(e, ureq::Error::Timeout(_)), "{e:?}");
+        // Each wait asked for at most what was left before `by`: together at most 30 ms.
+        let asked: Duration = t.inner.waits.iter().sum();
+        assert!(asked <= Duration::from_millis(30), "{:?}", t.inner.waits);
+        assert_eq!(
+            READS_END_BY.with(Cell::get),
+            None,
+            "the bound is this call's only"
         );
     }
 
