@@ -87,10 +87,11 @@
 //! from about 13 MB to about 4 MB.
 //!
 //! The documentation on docs.rs is the default build's: blocking, with `schema` and `tokens`.
-//! Items that exist only with a feature, or only in one mode, are marked with it ("Available
-//! on crate feature … only"). The async build's own pages — its `async fn`s and `Stream`s,
-//! `http_client`, `reqwest_client_builder` and `async_trait` — come from
-//! `cargo doc --open --features async`; the guide shows both modes side by side.
+//! Items that exist only with a feature, or only in one mode, say so ("Available on crate
+//! feature `tokens` only"; blocking-only items: "non-crate feature `async`"). The async
+//! build's own pages — its `async fn`s and `Stream`s, `http_client`, `reqwest_client_builder`
+//! and `async_trait` — come from `cargo doc --open --features async`; this guide shows both
+//! modes side by side.
 //!
 //! # Configuration
 //!
