@@ -542,11 +542,19 @@
 //! The minimum supported Rust version is **1.85** (`rust-version` in Cargo.toml, so an older
 //! cargo says so instead of failing on some syntax). We hold it back as long as we
 //! reasonably can, but the dependencies decide too: the TLS stack and the HTTP clients raise
-//! theirs, and we follow rather than pin old versions of them. Raising it:
+//! theirs, and we follow them rather than require old versions of them. Raising it:
 //!
 //! * is never done in a patch release (0.1.x → 0.1.y never needs a newer compiler);
 //! * is done only in a minor release (0.1 → 0.2, or 1.2 → 1.3 after 1.0), named in the
 //!   changelog, and not taken as a breaking change otherwise.
+//!
+//! Building with exactly 1.85 may need cargo's MSRV-aware resolution: some crates deep in
+//! the tree publish newer versions that need a newer compiler (the ICU crates under
+//! reqwest's `url`, in the async build: 1.86 from their 2.2 releases, 1.88 from 2.3).
+//! Resolver 3 (edition 2024, or `resolver = "3"`) picks versions that fit your
+//! `rust-version` by itself; otherwise
+//! `CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo update` does. This repository's
+//! `Cargo.lock` is held to versions that build with 1.85, and CI checks that.
 //!
 //! # Versioning
 //!
