@@ -54,7 +54,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features async
 
 # Release checks (scripts/release/): the dependency policy, the MSRV against the locked
 # dependencies, and the crate as it would be published, in both builds.
-step "dependency policy (cargo-deny; its first build on a machine takes about 5 minutes)"
+step "dependency policy (cargo-deny; its first build on a machine takes 3 to 5 minutes)"
 scripts/release/deny.sh
 step "MSRV against the locked dependency tree"
 scripts/release/msrv.sh

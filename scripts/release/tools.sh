@@ -24,7 +24,7 @@ if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -qF " $version"; then
     exit 0
 fi
 
-echo "==> building $tool $version into $TOOLS_ROOT (once per machine; takes about 5 minutes on 2 cores)" >&2
+echo "==> building $tool $version into $TOOLS_ROOT (once per machine; 3 to 5 minutes on 2 cores)" >&2
 build_dir="$(mktemp -d)"
 trap 'rm -rf "$build_dir"' EXIT
 # A target dir of its own: the caller's CARGO_TARGET_DIR holds the crate's builds.
