@@ -52,4 +52,13 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features async
 
+# Release checks (scripts/release/): the dependency policy, the MSRV against the locked
+# dependencies, and the crate as it would be published, in both builds.
+step "dependency policy (cargo-deny; its first build on a machine takes 3 to 5 minutes)"
+scripts/release/deny.sh
+step "MSRV against the locked dependency tree"
+scripts/release/msrv.sh
+step "the packaged crate: cargo package, then its doctests in both builds"
+scripts/release/package.sh
+
 step "all checks passed"

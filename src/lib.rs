@@ -24,6 +24,24 @@
 //! # Ok::<(), openai_compatible::Error>(())
 //! ```
 //!
+//! The same in the async build (feature `async`), inside a tokio runtime: the methods are
+//! the same, awaited.
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo() -> openai_compatible::Result<()> {
+//! use openai_compatible::{ChatMessage, OpenAICompatibleModel};
+//!
+//! let model = OpenAICompatibleModel::builder("gpt-4o-mini")
+//!     .url("http://127.0.0.1:8080/v1")
+//!     .api_key("sk-…")
+//!     .build()?;
+//! let answer = model.complete(&[ChatMessage::user("Name a prime number.")]).await?;
+//! println!("{}", answer.content().unwrap_or_default());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Blocking or async
 //!
 //! The crate is written once and compiled in one of two modes:
@@ -39,6 +57,21 @@
 //! `openai-compatible = { version = "0.1", default-features = false, features = ["async", "schema", "tokens"] }`
 //! to skip compiling ureq.
 //!
+//! What feature unification means for an application: cargo builds this crate once per
+//! build, with the union of the features every crate in the dependency graph asks for. If
+//! your application writes blocking code and one of its dependencies (or another workspace
+//! member built together with it) turns `async` on, your code now sees the async API and
+//! stops compiling — `model.complete(..)?` is a future, not a `Result`, and a stream is no
+//! longer an `Iterator`. It fails at compile time, never by changing behaviour at run time.
+//! `cargo tree -e features -i openai-compatible` shows which crate turned the feature on.
+//! The ways out: write your code for the async API too, or keep the two users of this crate
+//! in separate builds. One build cannot hold both modes.
+//!
+//! A *library* that uses this crate should therefore not pick the mode for its users:
+//! depend on it with `default-features = false` and forward `blocking` and `async` features
+//! of its own (with `blocking` among its defaults: this crate refuses to build with neither),
+//! or, if the library is async only, say so in its documentation.
+//!
 //! # Features
 //!
 //! | feature | default | what it brings |
@@ -47,10 +80,18 @@
 //! | `async` | off | the async API on reqwest and tokio instead (a mode switch, see above) |
 //! | `schema` | on | `ResponseFormat::for_type`, `parse::<T>`, `stream_parse::<T>` from a `schemars::JsonSchema` type |
 //! | `tokens` | on | [`tokens`], the model's `token_counter` and `count_tokens_from_messages` (tiktoken-rs and its tables: about 9 MB of a binary) |
+//! | `_internal` | off | **not for users**: unstable internals for this repository's benches and fuzz targets; hidden from these docs, outside semver, may change or vanish in any release |
 //!
 //! A client that never counts tokens can turn `tokens` off
 //! (`default-features = false, features = ["blocking"]`): the stripped `chat` example shrinks
 //! from about 13 MB to about 4 MB.
+//!
+//! The documentation on docs.rs is the default build's: blocking, with `schema` and `tokens`.
+//! Items that exist only with a feature, or only in one mode, say so ("Available on crate
+//! feature `tokens` only"; blocking-only items: "non-crate feature `async`"). The async
+//! build's own pages — its `async fn`s and `Stream`s, `http_client`, `reqwest_client_builder`
+//! and `async_trait` — come from `cargo doc --open --features async`; this guide shows both
+//! modes side by side.
 //!
 //! # Configuration
 //!
@@ -140,6 +181,23 @@
 //! # Ok::<(), openai_compatible::Error>(())
 //! ```
 //!
+//! Async:
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo(model: &openai_compatible::OpenAICompatibleModel) -> openai_compatible::Result<()> {
+//! use openai_compatible::{ChatMessage, ModelResponse, Tool};
+//! # let weather = Tool::function("get_weather", "Current weather for a city", serde_json::json!({"type": "object"}));
+//! let messages = [ChatMessage::user("Weather in Paris?")];
+//! if let ModelResponse::Completion(c) = model.run(&messages, None, Some(&[weather])).await? {
+//!     for call in c.message().and_then(|m| m.tool_calls.as_ref()).into_iter().flatten() {
+//!         println!("{}({})", call.function.name, call.function.arguments);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Streaming
 //!
 //! ```no_run
@@ -154,6 +212,24 @@
 //! }
 //! # }
 //! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! Async, the stream is a `futures::Stream` (`StreamExt` from `futures-util` reads it):
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo(model: &openai_compatible::OpenAICompatibleModel) -> openai_compatible::Result<()> {
+//! use futures_util::StreamExt;
+//! use openai_compatible::ChatMessage;
+//!
+//! let mut stream = model.stream(&[ChatMessage::user("Count to five.")]).await?;
+//! while let Some(chunk) = stream.next().await {
+//!     if let Some(text) = chunk?.choices.first().and_then(|c| c.delta.content.as_deref()) {
+//!         print!("{text}");
+//!     }
+//! }
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The stream reads the body lazily in constant memory. [`ChatCompletionStream::accumulate`]
@@ -183,6 +259,25 @@
 //! let weather: Weather = model.parse(&messages, None)?.into_parsed()?;
 //! # }
 //! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! Async:
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo(model: &openai_compatible::OpenAICompatibleModel) -> openai_compatible::Result<()> {
+//! use openai_compatible::ChatMessage;
+//!
+//! #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+//! struct Weather {
+//!     city: String,
+//!     temperature_c: f64,
+//! }
+//!
+//! let messages = [ChatMessage::user("Invent today's weather in Paris.")];
+//! let weather: Weather = model.parse(&messages, None).await?.into_parsed()?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! It works with servers that cannot follow a schema too: when the server refuses it (HTTP
@@ -281,6 +376,22 @@
 //! }
 //! # }
 //! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! Async, the same match on the awaited result:
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn demo(model: &openai_compatible::OpenAICompatibleModel) {
+//! use openai_compatible::{ChatMessage, Error, TimeoutPhase};
+//!
+//! match model.complete(&[ChatMessage::user("hi")]).await {
+//!     Ok(answer) => println!("{}", answer.content().unwrap_or_default()),
+//!     Err(Error::Connection(c)) => eprintln!("{}:{} unreachable: {}", c.host(), c.port(), c.reason()),
+//!     Err(e @ Error::Timeout { phase: TimeoutPhase::Connect, .. }) => eprintln!("unreachable: {e}"),
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # }
 //! ```
 //!
 //! # Message processing
@@ -453,6 +564,61 @@
 //! Frameworks that wrap generation (RL trainers recording log-probabilities, test doubles)
 //! implement [`ChatClient`] and pass it to [`OpenAICompatibleModelBuilder::client`]: the model
 //! keeps its request assembly and hands the final body to that client instead of HTTP.
+//! [`ChatClient`] shows a blocking implementation; in the async build its methods are
+//! `async fn`s of an `async_trait`, re-exported as `openai_compatible::async_trait`:
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")] {
+//! use openai_compatible::{ChatClient, ChatCompletion, OpenAICompatibleModel};
+//!
+//! struct Canned;
+//!
+//! #[openai_compatible::async_trait]
+//! impl ChatClient for Canned {
+//!     async fn create(&self, request: &serde_json::Value) -> anyhow::Result<ChatCompletion> {
+//!         Ok(serde_json::from_value(serde_json::json!({
+//!             "model": request["model"],
+//!             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]
+//!         }))?)
+//!     }
+//! }
+//!
+//! let model = OpenAICompatibleModel::builder("policy-under-training")
+//!     .client(Canned)
+//!     .build()?;
+//! # }
+//! # Ok::<(), openai_compatible::Error>(())
+//! ```
+//!
+//! # MSRV
+//!
+//! The minimum supported Rust version is **1.85** (`rust-version` in Cargo.toml, so an older
+//! cargo says so instead of failing on some syntax). We hold it back as long as we
+//! reasonably can, but the dependencies decide too: the TLS stack and the HTTP clients raise
+//! theirs, and we follow them rather than require old versions of them. Raising it:
+//!
+//! * is never done in a patch release (0.1.x → 0.1.y never needs a newer compiler);
+//! * is done only in a minor release (0.1 → 0.2, or 1.2 → 1.3 after 1.0), named in the
+//!   changelog, and not taken as a breaking change otherwise.
+//!
+//! Building with exactly 1.85 may need cargo's MSRV-aware resolution: some crates deep in
+//! the tree publish newer versions that need a newer compiler (the ICU crates under
+//! reqwest's `url`, in the async build: 1.86 from their 2.2 releases, 1.88 from 2.3).
+//! Resolver 3 (edition 2024, or `resolver = "3"`) picks versions that fit your
+//! `rust-version` by itself; otherwise
+//! `CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo update` does. This repository's
+//! `Cargo.lock` is held to versions that build with 1.85, and CI checks that.
+//!
+//! # Versioning
+//!
+//! The crate follows [semantic versioning](https://semver.org) as cargo reads it for 0.x
+//! versions: while the version is 0.x, a breaking change to the public API raises the minor
+//! version (0.1 → 0.2) and everything else the patch version (0.1.0 → 0.1.1), so
+//! `openai-compatible = "0.1"` only ever picks up compatible releases. The first release is
+//! 0.1.0. The public API is what these docs show for the features above; `_internal`, items
+//! hidden from the docs and the exact wording of error messages and logs are not part of
+//! it. A release is cut by setting `version` in Cargo.toml, moving the changelog's
+//! "Unreleased" notes under that version, and tagging the commit `vX.Y.Z`.
 //!
 //! [ureq]: https://docs.rs/ureq
 //! [reqwest]: https://docs.rs/reqwest
@@ -514,6 +680,7 @@ pub use structured::{
     ParsePath, ParsedChatCompletion, ParsedChoice, ParsedMessage, StructuredEvent,
 };
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 pub use tokens::{OpenAITokenCounter, TokenCounter};
 // Empty in the blocking build: the async build adds `reqwest_client_builder`, `async_trait`.
 #[allow(unused_imports)]
@@ -523,6 +690,7 @@ pub use types::*;
 /// The `schemars` this crate derives schemas with: `#[derive(openai_compatible::schemars::JsonSchema)]`
 /// always matches the major version [`ResponseFormat::for_type`] expects.
 #[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use schemars;
 
 /// The values a model uses for what its builder leaves unset (and the environment too).

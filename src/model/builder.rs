@@ -276,6 +276,7 @@ impl OpenAICompatibleModelBuilder {
     /// proxy configuration (ureq's, from its `Config`): the proxy variables this crate reads
     /// (the crate docs, "Proxies") do not apply to it.
     #[cfg(not(feature = "async"))]
+    #[cfg_attr(docsrs, doc(cfg(not(feature = "async"))))]
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.http = Some(agent);
         self
@@ -293,6 +294,7 @@ impl OpenAICompatibleModelBuilder {
     /// headers set with [`default_header`](Self::default_header) (such as an `api-key`) to
     /// the other host.
     #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self

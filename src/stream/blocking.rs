@@ -90,6 +90,7 @@ impl ChatCompletionStream {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(not(feature = "async"))))]
 impl Iterator for ChatCompletionStream {
     type Item = Result<ChatCompletionChunk>;
 

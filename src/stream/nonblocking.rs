@@ -64,6 +64,7 @@ impl ChatCompletionStream {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl Stream for ChatCompletionStream {
     type Item = Result<ChatCompletionChunk>;
 

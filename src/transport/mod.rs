@@ -24,10 +24,12 @@ pub(crate) use nonblocking::{in_span, sleep, CallerClient, HttpTransport, Stream
 /// The public items of the transport in this build, re-exported at the crate root.
 pub mod public {
     #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub use super::nonblocking::reqwest_client_builder;
     /// Re-exported so async implementations of [`ChatClient`](crate::ChatClient) can write
     /// `#[openai_compatible::async_trait]`.
     #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub use async_trait::async_trait;
 }
 

@@ -18,6 +18,7 @@ impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(not(feature = "async"))))]
 impl<T: DeserializeOwned + Send + 'static> Iterator for ChatCompletionStreamManager<T> {
     type Item = Result<StructuredEvent<T>>;
 

@@ -35,6 +35,7 @@ impl<T: DeserializeOwned + Send + 'static> ChatCompletionStreamManager<T> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for ChatCompletionStreamManager<T> {
     type Item = Result<StructuredEvent<T>>;
 
