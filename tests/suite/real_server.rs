@@ -416,6 +416,10 @@ async fn litellm_dead_upstream_is_a_retried_500() {
 /// few deltas and then drops the connection (a chunked body without its end, as a killed
 /// llama.cpp leaves it). LiteLLM has sent its 200 head already: it reports the failure as an
 /// error event after the deltas it forwarded, and nobody retries.
+///
+/// The upstream waits between its pieces and before dying: when it sent everything and
+/// closed at once, LiteLLM forwarded only some of the deltas it had received, or none (seen
+/// in 5 of 10 runs: "", "Once", "Once upon a"), then the error.
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 #[ignore = "needs scripts/server/server.sh"]
 async fn litellm_upstream_dying_mid_stream_is_an_in_stream_error() {
@@ -425,9 +429,16 @@ async fn litellm_upstream_dying_mid_stream_is_an_in_stream_error() {
     }
     let mut events = crate::support::sse_chunks(&["Once", " upon", " a", " time"]);
     events.truncate(events.len() - 2); // no finish chunk, no [DONE]
+    let mut pieces: Vec<(Vec<u8>, Duration)> = events
+        .iter()
+        .map(|e| (e.clone().into_bytes(), Duration::from_millis(50)))
+        .collect();
+    pieces.push((Vec::new(), Duration::from_millis(500))); // an empty piece only waits
     let upstream = ScriptedServer::builder()
         .port(server.scripted_upstream_port.unwrap())
-        .replies(vec![Reply::sse(&events).truncated_chunked()])
+        .replies(vec![Reply::sse::<&str>(&[])
+            .pieces(pieces)
+            .truncated_chunked()])
         .start();
     let m = OpenAICompatibleModel::builder("scripted-upstream")
         .url(server.url)
