@@ -148,16 +148,12 @@ pub(super) fn record_completion(span: &Span, completion: &ChatCompletion) {
     if let Some(usage) = &completion.usage {
         span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
         span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
-        let detail = |details: &Option<Value>, key: &str| {
-            details
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .and_then(Value::as_u64)
-        };
-        if let Some(n) = detail(&usage.prompt_tokens_details, "cached_tokens") {
+        let cached = usage.prompt_tokens_details.as_ref();
+        if let Some(n) = cached.and_then(|d| d.cached_tokens) {
             span.record("gen_ai.usage.cache_read.input_tokens", n);
         }
-        if let Some(n) = detail(&usage.completion_tokens_details, "reasoning_tokens") {
+        let reasoning = usage.completion_tokens_details.as_ref();
+        if let Some(n) = reasoning.and_then(|d| d.reasoning_tokens) {
             span.record("gen_ai.usage.reasoning.output_tokens", n);
         }
     }

@@ -261,8 +261,11 @@ mod tests {
             (u.prompt_tokens, u.completion_tokens, u.total_tokens),
             (3, 4, 7)
         );
-        assert_eq!(u.prompt_tokens_details.unwrap()["cached_tokens"], 2);
-        assert_eq!(u.completion_tokens_details.unwrap()["reasoning_tokens"], 1);
+        assert_eq!(u.prompt_tokens_details.unwrap().cached_tokens, Some(2));
+        assert_eq!(
+            u.completion_tokens_details.unwrap().reasoning_tokens,
+            Some(1)
+        );
     }
 
     #[test]

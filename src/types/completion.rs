@@ -233,12 +233,12 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Their sum, as the server reports it.
     pub total_tokens: u64,
-    /// Details (cached tokens, audio tokens, …), verbatim.
+    /// How the prompt's tokens break down (cached, audio, …), when reported.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens_details: Option<Value>,
-    /// Details (reasoning tokens, …), verbatim.
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// How the generated tokens break down (reasoning, audio, predictions), when reported.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub completion_tokens_details: Option<Value>,
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -248,8 +248,62 @@ lenient::deserialize_with_extra!(Usage, "token usage", extra, {
     prompt_tokens: "prompt_tokens" => U64, or 0;
     completion_tokens: "completion_tokens" => U64, or 0;
     total_tokens: "total_tokens" => U64, or 0;
-    prompt_tokens_details: "prompt_tokens_details" => Plain<Option<Value>>, or None;
-    completion_tokens_details: "completion_tokens_details" => Plain<Option<Value>>, or None;
+    prompt_tokens_details: "prompt_tokens_details" => ObjectOrNone<PromptTokensDetails>, or None;
+    completion_tokens_details: "completion_tokens_details" => ObjectOrNone<CompletionTokensDetails>, or None;
+});
+
+/// [`Usage::prompt_tokens_details`]: where the prompt's tokens came from.
+///
+/// Each count is `None` when the server did not send it (or sent `null`); counts other
+/// servers add (LiteLLM's `text_tokens`, `image_tokens`, …) are kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct PromptTokensDetails {
+    /// Prompt tokens served from the provider's prompt cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Audio input tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+lenient::deserialize_with_extra!(PromptTokensDetails, "prompt token details", extra, {
+    cached_tokens: "cached_tokens" => OptU64, or None;
+    audio_tokens: "audio_tokens" => OptU64, or None;
+});
+
+/// [`Usage::completion_tokens_details`]: what the generated tokens were spent on.
+///
+/// Each count is `None` when the server did not send it (or sent `null`); other fields are
+/// kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct CompletionTokensDetails {
+    /// Tokens the model spent reasoning (o-series, DeepSeek-R1 and the like).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Audio output tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    /// Tokens of a predicted output (`prediction`) that appeared in the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_prediction_tokens: Option<u64>,
+    /// Tokens of a predicted output that did not appear (still billed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_prediction_tokens: Option<u64>,
+    /// Every other field, verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+lenient::deserialize_with_extra!(CompletionTokensDetails, "completion token details", extra, {
+    reasoning_tokens: "reasoning_tokens" => OptU64, or None;
+    audio_tokens: "audio_tokens" => OptU64, or None;
+    accepted_prediction_tokens: "accepted_prediction_tokens" => OptU64, or None;
+    rejected_prediction_tokens: "rejected_prediction_tokens" => OptU64, or None;
 });
 
 #[cfg(test)]
@@ -298,6 +352,51 @@ mod tests {
             v,
             json!({"id": "", "object": "chat.completion", "created": 0, "model": "", "choices": []})
         );
+    }
+
+    #[test]
+    fn usage_details_are_typed_and_keep_the_rest() {
+        // OpenAI's shape round-trips; LiteLLM's nulls read as `None` and its extra counts stay.
+        let openai = r#"{"prompt_tokens":24,"completion_tokens":15,"total_tokens":39,"prompt_tokens_details":{"cached_tokens":8,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":3,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":1}}"#;
+        let u: Usage = serde_json::from_str(openai).unwrap();
+        let p = u.prompt_tokens_details.as_ref().unwrap();
+        assert_eq!((p.cached_tokens, p.audio_tokens), (Some(8), Some(0)));
+        let c = u.completion_tokens_details.as_ref().unwrap();
+        assert_eq!(c.reasoning_tokens, Some(3));
+        assert_eq!(c.rejected_prediction_tokens, Some(1));
+        assert_eq!(serde_json::to_string(&u).unwrap(), openai);
+
+        let u: Usage = serde_json::from_value(json!({
+            "prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6,
+            "prompt_tokens_details": {"audio_tokens": null, "cached_tokens": 2.0, "text_tokens": null, "image_tokens": 4},
+            "completion_tokens_details": null
+        }))
+        .unwrap();
+        let p = u.prompt_tokens_details.unwrap();
+        assert_eq!((p.cached_tokens, p.audio_tokens), (Some(2), None));
+        assert_eq!(p.extra["image_tokens"], 4);
+        assert_eq!(p.extra["text_tokens"], Value::Null);
+        assert!(u.completion_tokens_details.is_none());
+
+        // Odd placeholders do not fail the answer.
+        for odd in [
+            json!([]),
+            json!(""),
+            json!(7),
+            json!(true),
+            json!([{"a": 1}]),
+        ] {
+            let u: Usage = serde_json::from_value(json!({
+                "prompt_tokens": 1, "prompt_tokens_details": odd, "completion_tokens_details": odd
+            }))
+            .unwrap();
+            assert_eq!(u.prompt_tokens, 1);
+            assert!(u.prompt_tokens_details.is_none() && u.completion_tokens_details.is_none());
+        }
+        // A count that is not a number reads as unknown.
+        let d: CompletionTokensDetails =
+            serde_json::from_value(json!({"reasoning_tokens": "x", "audio_tokens": -1})).unwrap();
+        assert_eq!((d.reasoning_tokens, d.audio_tokens), (None, None));
     }
 
     #[test]

@@ -227,6 +227,63 @@ pub(crate) mod read {
         }
     }
 
+    /// An optional count: a number as [`lenient_u64`] reads it, `None` for `null` or for
+    /// anything that is not a non-negative number.
+    pub(crate) struct OptU64(pub Option<u64>);
+    impl<'de> Deserialize<'de> for OptU64 {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NumberVisitor).map(OptU64)
+        }
+    }
+
+    /// An object read as `T`; `null`, or a value of another kind (a server's odd
+    /// placeholder such as `[]` or `""`), as `None` rather than a failed response.
+    pub(crate) struct ObjectOrNone<T>(pub Option<T>);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOrNone<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+                type Value = Option<T>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object or null")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(None)
+                }
+                fn visit_unit<E>(self) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_none<E>(self) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+                    d.deserialize_any(self)
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Option<T>, E> {
+                    Ok(None)
+                }
+            }
+            d.deserialize_any(ObjectVisitor(std::marker::PhantomData))
+                .map(ObjectOrNone)
+        }
+    }
+
     /// [`lenient_u32`].
     pub(crate) struct U32(pub u32);
     impl<'de> Deserialize<'de> for U32 {

@@ -16,7 +16,9 @@ mod tool;
 
 pub use api_mode::ApiMode;
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
-pub use completion::{ChatCompletion, Choice, FinishReason, Usage};
+pub use completion::{
+    ChatCompletion, Choice, CompletionTokensDetails, FinishReason, PromptTokensDetails, Usage,
+};
 pub use message::{
     ChatMessage, Content, ContentPart, FileData, FunctionCall, ImageUrl, InputAudio, Role, ToolCall,
 };

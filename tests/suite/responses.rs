@@ -264,8 +264,8 @@ async fn a_recorded_llama_cpp_answer() {
         (32, 16, 48)
     );
     assert_eq!(
-        u.prompt_tokens_details.as_ref().unwrap()["cached_tokens"],
-        24
+        u.prompt_tokens_details.as_ref().unwrap().cached_tokens,
+        Some(24)
     );
     // Unknown top-level fields are kept.
     assert_eq!(c.extra["completed_at"], recorded["completed_at"]);
@@ -328,8 +328,11 @@ async fn refusal_reasoning_calls_in_order_and_usage_details() {
     assert_eq!(names, ["one", "two"]);
     assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ToolCalls));
     let u = c.usage.unwrap();
-    assert_eq!(u.completion_tokens_details.unwrap()["reasoning_tokens"], 12);
-    assert_eq!(u.prompt_tokens_details.unwrap()["cached_tokens"], 4);
+    assert_eq!(
+        u.completion_tokens_details.unwrap().reasoning_tokens,
+        Some(12)
+    );
+    assert_eq!(u.prompt_tokens_details.unwrap().cached_tokens, Some(4));
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
@@ -539,8 +542,12 @@ async fn every_stream_event() {
     assert_eq!(got, [("call_a", "a", "{\"x\":1}"), ("call_b", "b", "{}")]);
     assert_eq!(c.choices[0].finish_reason, Some(FinishReason::Length));
     assert_eq!(
-        c.usage.unwrap().completion_tokens_details.unwrap()["reasoning_tokens"],
-        1
+        c.usage
+            .unwrap()
+            .completion_tokens_details
+            .unwrap()
+            .reasoning_tokens,
+        Some(1)
     );
 }
 
