@@ -381,11 +381,17 @@ impl OpenAICompatibleModelBuilder {
         let http = HttpTransport::new(
             self.http.take(),
             proxies,
+            resolved.timeout,
             connect_timeout.min(resolved.timeout),
         )?;
 
+        let urls = Arc::new(super::EndpointUrls::new(
+            &resolved.base_url,
+            &self.default_query,
+        ));
         Ok(OpenAICompatibleModel {
             model_type: self.model_type,
+            urls,
             config,
             base_url: resolved.base_url,
             api_key: resolved.api_key,
@@ -393,6 +399,7 @@ impl OpenAICompatibleModelBuilder {
             connect_timeout,
             max_retries: self.max_retries,
             max_response_bytes: self.max_response_bytes,
+            wire_headers: transport::Headers::new(&headers),
             headers,
             default_query: self.default_query,
             http,

@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::chunks::StreamState;
-use crate::config::ApiKey;
+use crate::config::{self, ApiKey};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::logging::IoLog;
@@ -69,7 +69,11 @@ pub struct OpenAICompatibleModel {
     max_retries: u32,
     max_response_bytes: u64,
     headers: Vec<(String, String)>,
+    /// `headers` converted for the transport once, not per request.
+    wire_headers: transport::Headers,
     default_query: Vec<(String, String)>,
+    /// The endpoint URLs (base, path, default query), built once.
+    urls: Arc<EndpointUrls>,
     http: HttpTransport,
     client: Option<Arc<dyn ChatClient>>,
     #[cfg(feature = "tokens")]
@@ -83,6 +87,29 @@ pub struct OpenAICompatibleModel {
     api_mode: ApiMode,
     /// Chaining state of Responses mode, per session (shared by clones).
     sessions: Arc<Sessions>,
+}
+
+/// Where each API mode's requests go when a call adds no query parameters.
+struct EndpointUrls {
+    chat_completions: String,
+    responses: String,
+}
+
+impl EndpointUrls {
+    fn new(base_url: &str, default_query: &[(String, String)]) -> EndpointUrls {
+        let url = |mode: ApiMode| config::endpoint(base_url, mode.endpoint(), default_query);
+        EndpointUrls {
+            chat_completions: url(ApiMode::ChatCompletions),
+            responses: url(ApiMode::Responses),
+        }
+    }
+
+    fn of(&self, mode: ApiMode) -> &str {
+        match mode {
+            ApiMode::ChatCompletions => &self.chat_completions,
+            ApiMode::Responses => &self.responses,
+        }
+    }
 }
 
 impl fmt::Debug for OpenAICompatibleModel {

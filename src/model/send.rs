@@ -20,14 +20,14 @@ use crate::error::{ApiError, Error, Result};
 use crate::request::Prepared;
 use crate::retry::{self, Decision, Delays};
 use crate::structured;
-use crate::transport::{self, Head, HttpRequest, StreamBody, TransportError};
+use crate::transport::{self, Head, Headers, HttpRequest, StreamBody, TransportError};
 use crate::types::{MetaSlot, ResponseMeta};
 
 /// One request on its way: what every attempt sends, and the retry state.
 struct Exchange<'a> {
     model: &'a OpenAICompatibleModel,
-    url: String,
-    headers: Cow<'a, [(String, String)]>,
+    url: Cow<'a, str>,
+    headers: Cow<'a, Headers>,
     body: &'a [u8],
     timeout: Duration,
     /// Of each attempt's connection; never more than `timeout`.
@@ -44,22 +44,26 @@ struct Exchange<'a> {
 impl<'a> Exchange<'a> {
     fn new(model: &'a OpenAICompatibleModel, prepared: &'a Prepared) -> Exchange<'a> {
         let url = if prepared.query.is_empty() {
-            config::endpoint(&model.base_url, prepared.endpoint(), &model.default_query)
+            Cow::Borrowed(model.urls.of(prepared.api_mode))
         } else {
             let mut query = model.default_query.clone();
             query.extend(prepared.query.iter().cloned());
-            config::endpoint(&model.base_url, prepared.endpoint(), &query)
+            Cow::Owned(config::endpoint(
+                &model.base_url,
+                prepared.endpoint(),
+                &query,
+            ))
         };
         // The model's headers as they are unless this call adds some (the transport adds
         // the retry count).
         let headers = if prepared.headers.is_empty() {
-            Cow::Borrowed(model.headers.as_slice())
+            Cow::Borrowed(&model.wire_headers)
         } else {
             let mut headers = model.headers.clone();
             for (k, v) in &prepared.headers {
                 set_header(&mut headers, k, v);
             }
-            Cow::Owned(headers)
+            Cow::Owned(Headers::new(&headers))
         };
         let timeout = prepared.timeout.unwrap_or(model.timeout);
         Exchange {

@@ -21,6 +21,8 @@ use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
 use connect::{ConnectFailure, FailureKind};
 
+pub(crate) use ureq::http::header::{HeaderName, HeaderValue};
+
 /// The HTTP client a caller may hand the model builder (`agent(..)`).
 pub(crate) type CallerClient = ureq::Agent;
 
@@ -41,6 +43,10 @@ pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     /// The proxy rules our own agent follows; `None` for a caller's agent.
     rules: Option<Arc<ProxyRules>>,
+    /// The `(timeout, connect timeout)` our own agent was configured with for plain
+    /// requests: a request with these bounds needs no request-level configuration (which
+    /// ureq stores in an extension of every request). `None` for a caller's agent.
+    plain_bounds: Option<(Duration, Duration)>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -85,15 +91,21 @@ struct Failing {
 }
 
 impl HttpTransport {
-    /// The connect timeout is set on each request (`HttpRequest::connect_timeout`), so it
-    /// applies to a caller's agent too.
+    /// A caller's agent gets the bounds on each request (`HttpRequest::timeout` and
+    /// `connect_timeout`); our own agent has the model's `timeout` and `connect_timeout`
+    /// as its defaults, so that plain requests with them carry no settings of their own.
     pub(crate) fn new(
         agent: Option<CallerClient>,
         rules: ProxyRules,
-        _connect_timeout: Duration,
+        timeout: Duration,
+        connect_timeout: Duration,
     ) -> Result<HttpTransport, Error> {
         if let Some(agent) = agent {
-            return Ok(HttpTransport { agent, rules: None });
+            return Ok(HttpTransport {
+                agent,
+                rules: None,
+                plain_bounds: None,
+            });
         }
         let rules = Arc::new(rules);
         // ureq keeps 3 idle connections per host by default: a model shared by a pool of
@@ -105,6 +117,11 @@ impl HttpTransport {
             .max_idle_connections(64)
             .max_idle_connections_per_host(32)
             .proxy(None)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_global(Some(timeout))
+            .timeout_resolve(Some(connect_timeout))
+            .timeout_connect(Some(connect_timeout))
             .build();
         let agent = ureq::Agent::with_parts(
             config,
@@ -114,6 +131,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             agent,
             rules: Some(rules),
+            plain_bounds: Some((timeout, connect_timeout)),
         })
     }
 
@@ -124,7 +142,7 @@ impl HttpTransport {
         &self,
         req: &HttpRequest<'_>,
     ) -> Result<ureq::RequestBuilder<ureq::typestate::WithBody>, TransportError> {
-        use ureq::http::header::{HeaderName, HeaderValue};
+        let pairs = req.headers.pairs().map_err(TransportError::fatal)?;
         let invalid = |e: &dyn std::fmt::Display| {
             TransportError::fatal(Error::Config(format!(
                 "a header name or value is not valid HTTP: {e}"
@@ -145,11 +163,9 @@ impl HttpTransport {
         // builder through `http`'s `Result` chain once per header (a sixth of a request's
         // CPU with our seven headers). `None` means a bad URL, reported by `send`.
         if let Some(map) = b.headers_mut() {
-            map.reserve(req.headers.len() + 2);
-            for (k, v) in req.headers {
-                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| invalid(&e))?;
-                let value = HeaderValue::from_str(v).map_err(|e| invalid(&e))?;
-                map.append(name, value);
+            map.reserve(pairs.len() + 2);
+            for (name, value) in pairs {
+                map.append(name.clone(), value.clone());
             }
             map.append(
                 HeaderName::from_static(RETRY_COUNT_HEADER),
@@ -189,18 +205,22 @@ impl HttpTransport {
     pub(crate) fn execute(&self, req: &HttpRequest<'_>) -> Result<(Head, Vec<u8>), TransportError> {
         let t = req.timeout;
         let ct = req.connect_timeout;
-        let resp = self
-            .request(req)?
-            .config()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .timeout_global(Some(t))
-            .timeout_resolve(Some(ct))
-            .timeout_connect(Some(ct))
-            .build()
-            .send(req.body)
-            .map_err(|e| map_error(e, &self.failing(req, TimeoutPhase::Total)))?;
+        let request = self.request(req)?;
+        let sent = if self.plain_bounds == Some((t, ct)) {
+            request.send(req.body)
+        } else {
+            request
+                .config()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .timeout_global(Some(t))
+                .timeout_resolve(Some(ct))
+                .timeout_connect(Some(ct))
+                .build()
+                .send(req.body)
+        };
+        let resp = sent.map_err(|e| map_error(e, &self.failing(req, TimeoutPhase::Total)))?;
         let head = head_of(&resp);
         let body = resp
             .into_body()

@@ -6,6 +6,7 @@
 //! Each transport enforces the timeouts of docs/SPEC.md §3 and maps its library's errors to
 //! [`TransportError`], which says whether a retry may help.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -15,11 +16,15 @@ use crate::proxy::ProxyRules;
 mod blocking;
 #[cfg(not(feature = "async"))]
 pub(crate) use blocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
+#[cfg(not(feature = "async"))]
+use blocking::{HeaderName, HeaderValue};
 
 #[cfg(feature = "async")]
 mod nonblocking;
 #[cfg(feature = "async")]
 pub(crate) use nonblocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
+#[cfg(feature = "async")]
+use nonblocking::{HeaderName, HeaderValue};
 
 /// The public items of the transport in this build, re-exported at the crate root.
 pub mod public {
@@ -38,7 +43,7 @@ pub(crate) struct HttpRequest<'a> {
     pub url: &'a str,
     /// Every header to send, the `Authorization` one included, except
     /// `x-stainless-retry-count`, which the transport adds from `attempt`.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a Headers,
     /// 0 for the first attempt, then the number of retries so far.
     pub attempt: u32,
     pub body: &'a [u8],
@@ -51,6 +56,59 @@ pub(crate) struct HttpRequest<'a> {
     /// Bodies longer than this fail with [`Error::BodyTooLarge`].
     pub max_body: u64,
 }
+
+/// Request headers checked and converted to the HTTP library's types once — per model, or
+/// per call that adds headers — so that an attempt only clones shared values instead of
+/// validating and copying every name and value again. A list that is not valid HTTP is
+/// kept as its error, reported by every request that would send it.
+#[derive(Clone)]
+pub(crate) struct Headers(std::result::Result<Arc<[(HeaderName, HeaderValue)]>, String>);
+
+impl Headers {
+    pub(crate) fn new(list: &[(String, String)]) -> Headers {
+        let compiled = list
+            .iter()
+            .map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+                let mut value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+                // Kept out of the HTTP library's own `Debug` output.
+                if SENSITIVE.iter().any(|s| name.as_str() == *s) {
+                    value.set_sensitive(true);
+                }
+                Ok((name, value))
+            })
+            .collect::<std::result::Result<Vec<_>, String>>();
+        Headers(compiled.map(Into::into))
+    }
+
+    /// The pairs to send, or the configuration error that stops the request.
+    pub(crate) fn pairs(&self) -> std::result::Result<&[(HeaderName, HeaderValue)], Error> {
+        self.0
+            .as_deref()
+            .map_err(|e| Error::Config(format!("a header name or value is not valid HTTP: {e}")))
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    /// Names only: values may hold credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(pairs) => f
+                .debug_list()
+                .entries(pairs.iter().map(|(k, _)| k))
+                .finish(),
+            Err(e) => write!(f, "invalid headers ({e})"),
+        }
+    }
+}
+
+/// Header names whose values are credentials.
+const SENSITIVE: [&str; 4] = [
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "proxy-authorization",
+];
 
 /// Status and headers of a response (header names lower-case).
 #[derive(Debug, Clone)]

@@ -22,6 +22,8 @@ use super::{
 use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
 
+pub(crate) use reqwest::header::{HeaderName, HeaderValue};
+
 /// The HTTP client a caller may hand the model builder (`http_client(..)`).
 pub(crate) type CallerClient = reqwest::Client;
 
@@ -217,9 +219,11 @@ impl Own {
 
 impl HttpTransport {
     /// With no client given, builds one with `connect_timeout` and the proxy `rules`.
+    /// The whole-request `timeout` is applied around each exchange (tokio), not here.
     pub(crate) fn new(
         client: Option<CallerClient>,
         rules: ProxyRules,
+        _timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<HttpTransport, Error> {
         let (client, own) = match client {
@@ -268,20 +272,31 @@ impl HttpTransport {
             }
             None => self.client.clone(),
         };
-        Ok(self.request(&client, req))
+        self.request(&client, req)
     }
 
-    fn request(&self, client: &reqwest::Client, req: &HttpRequest<'_>) -> reqwest::RequestBuilder {
-        let mut b = match self.url(req.url) {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        req: &HttpRequest<'_>,
+    ) -> Result<reqwest::RequestBuilder, TransportError> {
+        let pairs = req.headers.pairs().map_err(TransportError::fatal)?;
+        let b = match self.url(req.url) {
             Some(url) => client.post(url),
             // reqwest reports the bad URL when the request is sent.
             None => client.post(req.url),
         };
-        for (k, v) in req.headers {
-            b = b.header(k.as_str(), v.as_str());
+        // One map handed over whole: `RequestBuilder::header` goes through `TryFrom` and
+        // the builder's `Result` once per header.
+        let mut map = reqwest::header::HeaderMap::with_capacity(pairs.len() + 1);
+        for (name, value) in pairs {
+            map.append(name.clone(), value.clone());
         }
-        b.header(RETRY_COUNT_HEADER, req.attempt)
-            .body(req.body.to_vec())
+        map.append(
+            HeaderName::from_static(RETRY_COUNT_HEADER),
+            HeaderValue::from(req.attempt),
+        );
+        Ok(b.headers(map).body(req.body.to_vec()))
     }
 
     /// `text` parsed, from the cache when it is the last URL seen.
