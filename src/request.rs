@@ -12,7 +12,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::types::{ApiMode, ChatMessage, RequestOptions, Tool};
+use crate::types::{ApiMode, ChatMessage, Content, RequestOptions, Tool};
 
 /// Config keys that act on the request instead of being sent in the body.
 const REQUEST_OPTIONS: [&str; 4] = ["extra_body", "extra_headers", "extra_query", "timeout"];
@@ -406,11 +406,16 @@ pub(crate) fn prepare_call(
 
     let stream = truthy(rest.get("stream"));
     let messages = without_parsed(messages);
-    let body = serde_json::to_vec(&Body {
-        model,
-        messages: &messages,
-        rest: &rest,
-    })
+    // Reserved up front: serde_json's own vector starts at 128 bytes and doubles.
+    let mut body = Vec::with_capacity(body_capacity(&messages));
+    serde_json::to_writer(
+        &mut body,
+        &Body {
+            model,
+            messages: &messages,
+            rest: &rest,
+        },
+    )
     .map_err(|e| Error::InvalidInput(format!("the request cannot be serialized: {e}")))?;
 
     let mut headers = options.headers;
@@ -428,6 +433,19 @@ pub(crate) fn prepare_call(
         format_fallback: false,
         api_mode: ApiMode::ChatCompletions,
         session: opts.session.clone(),
+    })
+}
+
+/// About the size of a body with these messages: their text plus room for the JSON around
+/// it and the parameters (an underestimate only costs the vector a reallocation).
+fn body_capacity(messages: &[ChatMessage]) -> usize {
+    messages.iter().fold(256, |n, m| {
+        n + 48
+            + match &m.content {
+                Some(Content::Text(t)) => t.len() + t.len() / 16,
+                Some(Content::Parts(parts)) => 128 * parts.len(),
+                None => 0,
+            }
     })
 }
 

@@ -109,8 +109,12 @@ pub struct ChatMessage {
     /// For structured output: the answer parsed as JSON. Never sent to the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parsed: Option<Value>,
-    /// Fields this crate does not model (`audio`, `annotations`, `reasoning`, …), kept
-    /// verbatim and sent back as they came.
+    /// An assistant message's annotations (OpenAI's `url_citation`s from web search), as
+    /// sent (a list; OpenAI sends `[]` with every answer). Sent back as they came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Value>,
+    /// Fields this crate does not model (`audio`, `reasoning`, …), kept verbatim and sent
+    /// back as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -124,6 +128,7 @@ lenient::deserialize_with_extra!(ChatMessage, "a chat message", extra, {
     refusal: "refusal" => Plain<Option<String>>, or None;
     reasoning_content: "reasoning_content" => Plain<Option<String>>, or None;
     parsed: "parsed" => Plain<Option<Value>>, or None;
+    annotations: "annotations" => Plain<Option<Value>>, or None;
 });
 
 impl ChatMessage {
@@ -146,6 +151,7 @@ impl ChatMessage {
             refusal: None,
             reasoning_content: None,
             parsed: None,
+            annotations: None,
             extra: Map::new(),
         }
     }

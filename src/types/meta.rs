@@ -75,27 +75,39 @@ impl ResponseMeta {
         secret: Option<&str>,
     ) -> ResponseMeta {
         let mut headers = headers;
-        for (_, value) in &mut headers {
+        let mut request_id = None;
+        let mut rate_limit = RateLimit::default();
+        // One pass: the names come lower-case from both HTTP libraries, but a caller's
+        // custom client may not, hence the case-insensitive fallback.
+        for (name, value) in &mut headers {
             if let Some(secret) = secret.filter(|s| !s.is_empty() && value.contains(*s)) {
                 *value = value.replace(secret, "[REDACTED]");
             }
+            if !(name.len() >= 12 && name.as_bytes()[0].eq_ignore_ascii_case(&b'x')) {
+                continue;
+            }
+            let lower;
+            let key = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower = name.to_ascii_lowercase();
+                lower.as_str()
+            } else {
+                name.as_str()
+            };
+            let text = || Some(value.trim().to_owned());
+            let count = || value.trim().parse::<u64>().ok();
+            match key {
+                "x-request-id" => first(&mut request_id, text()),
+                "x-ratelimit-limit-requests" => first(&mut rate_limit.limit_requests, count()),
+                "x-ratelimit-remaining-requests" => {
+                    first(&mut rate_limit.remaining_requests, count())
+                }
+                "x-ratelimit-reset-requests" => first(&mut rate_limit.reset_requests, text()),
+                "x-ratelimit-limit-tokens" => first(&mut rate_limit.limit_tokens, count()),
+                "x-ratelimit-remaining-tokens" => first(&mut rate_limit.remaining_tokens, count()),
+                "x-ratelimit-reset-tokens" => first(&mut rate_limit.reset_tokens, text()),
+                _ => {}
+            }
         }
-        let find = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_owned())
-        };
-        let count = |name: &str| find(name).and_then(|v| v.parse::<u64>().ok());
-        let rate_limit = RateLimit {
-            limit_requests: count("x-ratelimit-limit-requests"),
-            remaining_requests: count("x-ratelimit-remaining-requests"),
-            reset_requests: find("x-ratelimit-reset-requests"),
-            limit_tokens: count("x-ratelimit-limit-tokens"),
-            remaining_tokens: count("x-ratelimit-remaining-tokens"),
-            reset_tokens: find("x-ratelimit-reset-tokens"),
-        };
-        let request_id = find("x-request-id");
         ResponseMeta {
             status,
             headers,
@@ -112,6 +124,13 @@ impl ResponseMeta {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Fills `slot` from the first header that gives a value.
+fn first<T>(slot: &mut Option<T>, value: Option<T>) {
+    if slot.is_none() {
+        *slot = value;
     }
 }
 
