@@ -347,21 +347,22 @@ pub(crate) fn prepare_call(
     let sent = |(k, _): &(&String, &Value)| {
         !REQUEST_OPTIONS.contains(&k.as_str()) && !RESERVED.contains(&k.as_str())
     };
-    let mut rest: Map<String, Value> = config
-        .iter()
-        .filter(sent)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // The body's other fields, borrowed from the config and the call where they can be:
+    // a list rather than a map, because there are a handful and each is only copied out.
+    let mut rest = Fields::with_capacity(config.len() + 4);
+    for (k, v) in config.iter().filter(sent) {
+        rest.insert(Cow::Borrowed(k), Cow::Borrowed(v));
+    }
     for (k, v) in opts.config.iter().filter(sent) {
-        rest.insert(k.clone(), v.clone());
+        rest.insert(Cow::Borrowed(k), Cow::Borrowed(v));
     }
     match call.force_stream {
         Some(true) => {
-            rest.insert("stream".into(), Value::Bool(true));
+            rest.insert(Cow::Borrowed("stream"), Cow::Owned(Value::Bool(true)));
         }
         Some(false) => {
-            rest.shift_remove("stream");
-            rest.shift_remove("stream_options");
+            rest.remove("stream");
+            rest.remove("stream_options");
         }
         None => {}
     }
@@ -373,12 +374,12 @@ pub(crate) fn prepare_call(
     let response_format = call.response_format.or(response_format_wire.as_ref());
     match call.tools.or(opts.tools.as_deref()) {
         Some([]) => {
-            rest.shift_remove("tools");
+            rest.remove("tools");
         }
         Some(tools) => {
             let v = serde_json::to_value(tools)
                 .map_err(|e| Error::InvalidInput(format!("tools cannot be serialized: {e}")))?;
-            rest.insert("tools".into(), v);
+            rest.insert(Cow::Borrowed("tools"), Cow::Owned(v));
         }
         None => {}
     }
@@ -388,21 +389,21 @@ pub(crate) fn prepare_call(
         Some(_) => true,
     };
     if !has_tools {
-        rest.shift_remove("tools");
-        rest.shift_remove("parallel_tool_calls");
+        rest.remove("tools");
+        rest.remove("parallel_tool_calls");
     }
     if let Some(rf) = response_format {
-        rest.insert("response_format".into(), rf.clone());
+        rest.insert(Cow::Borrowed("response_format"), Cow::Borrowed(rf));
     }
     for (k, v) in options.extra_body.into_iter().flatten() {
-        rest.insert(k, v);
+        rest.insert(Cow::Owned(k), Cow::Owned(v));
     }
     for (k, v) in &opts.extra_body {
-        rest.insert(k.clone(), v.clone());
+        rest.insert(Cow::Borrowed(k), Cow::Borrowed(v));
     }
     // Model and messages come from the model itself, even if extra_body names them.
-    rest.shift_remove("model");
-    rest.shift_remove("messages");
+    rest.remove("model");
+    rest.remove("messages");
 
     let stream = truthy(rest.get("stream"));
     let messages = without_parsed(messages);
@@ -466,11 +467,43 @@ fn without_parsed(messages: &[ChatMessage]) -> Cow<'_, [ChatMessage]> {
     )
 }
 
+/// A body's fields after `model` and `messages`, in order, each name once: inserting a
+/// name already there replaces its value in place, as a JSON map would.
+struct Fields<'a>(Vec<(Cow<'a, str>, Cow<'a, Value>)>);
+
+impl<'a> Fields<'a> {
+    fn with_capacity(n: usize) -> Fields<'a> {
+        Fields(Vec::with_capacity(n))
+    }
+
+    fn insert(&mut self, key: Cow<'a, str>, value: Cow<'a, Value>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    fn remove(&mut self, key: &str) {
+        if let Some(at) = self.0.iter().position(|(k, _)| k == key) {
+            self.0.remove(at);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Serializes the body without first building a `Value` of the messages.
 struct Body<'a> {
     model: &'a str,
     messages: &'a [ChatMessage],
-    rest: &'a Map<String, Value>,
+    rest: &'a Fields<'a>,
 }
 
 impl Serialize for Body<'_> {
@@ -478,7 +511,7 @@ impl Serialize for Body<'_> {
         let mut m = s.serialize_map(Some(2 + self.rest.len()))?;
         m.serialize_entry("model", self.model)?;
         m.serialize_entry("messages", self.messages)?;
-        for (k, v) in self.rest {
+        for (k, v) in &self.rest.0 {
             m.serialize_entry(k, v)?;
         }
         m.end()

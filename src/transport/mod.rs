@@ -127,7 +127,14 @@ impl Head {
         Head {
             status,
             headers: headers
-                .map(|(k, v)| (k.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                .map(|(k, v)| {
+                    // `from_utf8` checks ASCII a word at a time; the lossy walk only when needed.
+                    let v = match std::str::from_utf8(v) {
+                        Ok(v) => v.to_owned(),
+                        Err(_) => String::from_utf8_lossy(v).into_owned(),
+                    };
+                    (k.to_owned(), v)
+                })
                 .collect(),
         }
     }
