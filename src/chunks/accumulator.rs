@@ -30,6 +30,7 @@ pub struct ChunkAccumulator {
     created: u64,
     model: String,
     system_fingerprint: Option<String>,
+    service_tier: Option<String>,
     usage: Option<Usage>,
     choices: Vec<ChoiceState>,
 }
@@ -220,6 +221,9 @@ impl ChunkAccumulator {
             self.system_fingerprint
                 .clone_from(&chunk.system_fingerprint);
         }
+        if self.service_tier.is_none() {
+            self.service_tier.clone_from(&chunk.service_tier);
+        }
         if chunk.usage.is_some() {
             self.usage.clone_from(&chunk.usage);
         }
@@ -380,7 +384,7 @@ impl ChunkAccumulator {
             choices,
             usage: self.usage,
             system_fingerprint: self.system_fingerprint,
-            service_tier: None,
+            service_tier: self.service_tier,
             extra: Map::new(),
             meta: Default::default(),
         }

@@ -224,6 +224,8 @@ fn completion_to_chunks(c: ChatCompletion) -> Vec<ChatCompletionChunk> {
         choices,
         usage,
         system_fingerprint: c.system_fingerprint.clone(),
+        service_tier: c.service_tier.clone(),
+        obfuscation: None,
         extra: Default::default(),
     };
     let mut out: Vec<ChatCompletionChunk> = c

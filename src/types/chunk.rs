@@ -37,6 +37,13 @@ pub struct ChatCompletionChunk {
     /// The backend configuration fingerprint, when reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
+    /// The service tier that served the request, when reported (OpenAI: every chunk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    /// OpenAI's random padding that hides the length of the content (sent on every chunk
+    /// unless `stream_options.include_obfuscation` is `false`); it carries no data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub obfuscation: Option<String>,
     /// Every other field, verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -50,6 +57,8 @@ lenient::deserialize_with_extra!(ChatCompletionChunk, "a chat completion chunk",
     choices: "choices" => NullDefault<Vec<ChunkChoice>>, or Vec::new();
     usage: "usage" => Plain<Option<Usage>>, or None;
     system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
+    service_tier: "service_tier" => Plain<Option<String>>, or None;
+    obfuscation: "obfuscation" => Plain<Option<String>>, or None;
 });
 
 impl Default for ChatCompletionChunk {
@@ -63,6 +72,8 @@ impl Default for ChatCompletionChunk {
             choices: Vec::new(),
             usage: None,
             system_fingerprint: None,
+            service_tier: None,
+            obfuscation: None,
             extra: Map::new(),
         }
     }

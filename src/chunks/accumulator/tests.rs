@@ -369,3 +369,23 @@ fn the_accumulated_completion_serializes_every_required_key() {
     let back: ChatCompletion = serde_json::from_value(v).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn openai_chunk_fields_are_typed_and_the_tier_is_kept() {
+    let first = chunk(json!({
+        "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "service_tier": "default", "system_fingerprint": "fp", "obfuscation": "Qx3T",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}],
+        "x_unknown": 1
+    }));
+    assert_eq!(first.service_tier.as_deref(), Some("default"));
+    assert_eq!(first.obfuscation.as_deref(), Some("Qx3T"));
+    assert_eq!(first.extra.keys().collect::<Vec<_>>(), ["x_unknown"]);
+    let mut a = ChunkAccumulator::new();
+    a.push(&first);
+    a.push(&chunk(json!({"service_tier": "flex", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+    let c = a.finish();
+    // As a plain answer reports it.
+    assert_eq!(c.service_tier.as_deref(), Some("default"));
+    assert_eq!(c.content(), Some("hi"));
+}
