@@ -2,8 +2,9 @@
 //! (`stub.rs`), which count the connections they accept. One line of output per run:
 //!
 //! ```text
-//! reuse connections N CHUNKS   # N sequential CHUNKS-chunk streams over plain HTTP:
-//!                              #   streams=… connections=…
+//! reuse connections N CHUNKS   # N sequential CHUNKS-chunk streams over plain HTTP, ours;
+//!                              #   with `vs-async-openai`, then N with async-openai:
+//!                              #   streams=… connections=… [async_openai_connections=…]
 //! reuse tls N CHUNKS ROUNDS    # ROUNDS rounds of N sequential streams over TLS on loopback
 //!                              #   (a private CA), ours; in the async build with feature
 //!                              #   `vs-async-openai`, async-openai in each round right after:
@@ -204,7 +205,30 @@ fn main() {
             let model = builder(&url).build().expect("a model");
             let got = run!(ours(&model, n));
             assert_eq!(got, n * chunks, "every chunk arrived");
-            println!("streams={n} connections={}", stub::accepted());
+            let mine = stub::accepted();
+            #[allow(unused_mut)]
+            let mut line = format!("streams={n} connections={mine}");
+            // Then async-openai on its own client (the library's reqwest builder, as in
+            // `tls`): what the stub accepts from here on is its connections, ours idling.
+            #[cfg(feature = "vs-async-openai")]
+            {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let theirs = async_openai::Client::with_config(
+                    async_openai::config::OpenAIConfig::new()
+                        .with_api_base(&url)
+                        .with_api_key("sk-bench"),
+                )
+                .with_http_client(
+                    openai_compatible::reqwest_client_builder(&[])
+                        .expect("a client builder")
+                        .build()
+                        .expect("a client"),
+                );
+                let got = run!(async_openai(&theirs, n));
+                assert_eq!(got, n * chunks, "every chunk arrived");
+                line += &format!(" async_openai_connections={}", stub::accepted() - mine);
+            }
+            println!("{line}");
         }
         Some("tls") => {
             let (n, chunks, rounds) = (number(1), number(2), number(3));
