@@ -217,6 +217,17 @@ impl Own {
     }
 }
 
+/// A request ready to go, on the client that sends it (or the builder's error, which
+/// `send` reports as reqwest would).
+struct Outgoing(reqwest::Client, reqwest::Result<reqwest::Request>);
+
+impl Outgoing {
+    async fn send(self) -> reqwest::Result<reqwest::Response> {
+        let Outgoing(client, request) = self;
+        client.execute(request?).await
+    }
+}
+
 impl HttpTransport {
     /// With no client given, builds one with `connect_timeout` and the proxy `rules`.
     /// The whole-request `timeout` is applied around each exchange (tokio), not here.
@@ -264,7 +275,7 @@ impl HttpTransport {
 
     /// The request, on the client for its connect timeout; a proxy the environment names but
     /// this crate cannot use fails it here.
-    fn prepare(&self, req: &HttpRequest<'_>) -> Result<reqwest::RequestBuilder, TransportError> {
+    fn prepare(&self, req: &HttpRequest<'_>) -> Result<Outgoing, TransportError> {
         let client = match &self.own {
             Some(own) => {
                 own.rules.for_url(req.url).map_err(TransportError::fatal)?;
@@ -272,23 +283,29 @@ impl HttpTransport {
             }
             None => self.client.clone(),
         };
-        self.request(&client, req)
+        self.request(client, req)
     }
 
     fn request(
         &self,
-        client: &reqwest::Client,
+        client: reqwest::Client,
         req: &HttpRequest<'_>,
-    ) -> Result<reqwest::RequestBuilder, TransportError> {
+    ) -> Result<Outgoing, TransportError> {
         let pairs = req.headers.pairs().map_err(TransportError::fatal)?;
         let b = match self.url(req.url) {
             Some(url) => client.post(url),
             // reqwest reports the bad URL when the request is sent.
             None => client.post(req.url),
         };
-        // One map handed over whole: `RequestBuilder::header` goes through `TryFrom` and
-        // the builder's `Result` once per header.
-        let mut map = reqwest::header::HeaderMap::with_capacity(pairs.len() + 1);
+        let (client, request) = b.body(req.body.to_vec()).build_split();
+        let Ok(mut request) = request else {
+            // The same error again, from `send`.
+            return Ok(Outgoing(client, request));
+        };
+        // Our map put in whole: `RequestBuilder::header` goes through `TryFrom` and the
+        // builder's `Result` per header, and `RequestBuilder::headers` merges entry by entry.
+        let map = request.headers_mut();
+        map.reserve(pairs.len() + 1);
         for (name, value) in pairs {
             map.append(name.clone(), value.clone());
         }
@@ -296,7 +313,7 @@ impl HttpTransport {
             HeaderName::from_static(RETRY_COUNT_HEADER),
             HeaderValue::from(req.attempt),
         );
-        Ok(b.headers(map).body(req.body.to_vec()))
+        Ok(Outgoing(client, Ok(request)))
     }
 
     /// `text` parsed, from the cache when it is the last URL seen.
