@@ -605,7 +605,13 @@ mod tests {
 
     #[test]
     fn other_connect_timeouts_get_a_few_cached_clients() {
-        let t = HttpTransport::new(None, ProxyRules::default(), Duration::from_secs(10)).unwrap();
+        let t = HttpTransport::new(
+            None,
+            ProxyRules::default(),
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+        )
+        .unwrap();
         let own = t.own.as_ref().unwrap();
         let kept = || {
             own.others
