@@ -645,6 +645,7 @@ mod tests {
         let t = HttpTransport::new(
             Some(reqwest_client_builder(&[]).unwrap().build().unwrap()),
             ProxyRules::default(),
+            Duration::from_secs(60),
             Duration::from_secs(1),
         )
         .unwrap();
