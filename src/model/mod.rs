@@ -91,20 +91,22 @@ pub struct OpenAICompatibleModel {
 
 /// Where each API mode's requests go when a call adds no query parameters.
 struct EndpointUrls {
-    chat_completions: String,
-    responses: String,
+    chat_completions: transport::Endpoint,
+    responses: transport::Endpoint,
 }
 
 impl EndpointUrls {
     fn new(base_url: &str, default_query: &[(String, String)]) -> EndpointUrls {
-        let url = |mode: ApiMode| config::endpoint(base_url, mode.endpoint(), default_query);
+        let url = |mode: ApiMode| {
+            transport::Endpoint::new(config::endpoint(base_url, mode.endpoint(), default_query))
+        };
         EndpointUrls {
             chat_completions: url(ApiMode::ChatCompletions),
             responses: url(ApiMode::Responses),
         }
     }
 
-    fn of(&self, mode: ApiMode) -> &str {
+    fn of(&self, mode: ApiMode) -> &transport::Endpoint {
         match mode {
             ApiMode::ChatCompletions => &self.chat_completions,
             ApiMode::Responses => &self.responses,

@@ -20,13 +20,13 @@ use crate::error::{ApiError, Error, Result};
 use crate::request::Prepared;
 use crate::retry::{self, Decision, Delays};
 use crate::structured;
-use crate::transport::{self, Head, Headers, HttpRequest, StreamBody, TransportError};
+use crate::transport::{self, Endpoint, Head, Headers, HttpRequest, StreamBody, TransportError};
 use crate::types::{MetaSlot, ResponseMeta};
 
 /// One request on its way: what every attempt sends, and the retry state.
 struct Exchange<'a> {
     model: &'a OpenAICompatibleModel,
-    url: Cow<'a, str>,
+    url: Cow<'a, Endpoint>,
     headers: Cow<'a, Headers>,
     body: &'a [u8],
     timeout: Duration,
@@ -48,11 +48,11 @@ impl<'a> Exchange<'a> {
         } else {
             let mut query = model.default_query.clone();
             query.extend(prepared.query.iter().cloned());
-            Cow::Owned(config::endpoint(
+            Cow::Owned(Endpoint::new(config::endpoint(
                 &model.base_url,
                 prepared.endpoint(),
                 &query,
-            ))
+            )))
         };
         // The model's headers as they are unless this call adds some (the transport adds
         // the retry count).

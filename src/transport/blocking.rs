@@ -23,6 +23,13 @@ use connect::{ConnectFailure, FailureKind};
 
 pub(crate) use ureq::http::header::{HeaderName, HeaderValue};
 
+/// A URL as ureq sends it.
+pub(crate) type ParsedUrl = ureq::http::Uri;
+
+pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
+    text.parse().ok()
+}
+
 /// What a plain answer's body starts with when the server sends no `content-length`.
 const INITIAL_BODY_CAPACITY: usize = 8 * 1024;
 
@@ -159,13 +166,17 @@ impl HttpTransport {
         // https:// one gives them to the CONNECT request instead).
         let proxy_auth = match &self.rules {
             Some(rules) if !rules.is_empty() => rules
-                .for_url(req.url)
+                .for_url(req.url.as_str())
                 .map_err(TransportError::fatal)?
-                .filter(|_| Target::of(req.url).is_some_and(|t| !t.https))
+                .filter(|_| Target::of(req.url.as_str()).is_some_and(|t| !t.https))
                 .and_then(|p| p.authorization()),
             _ => None,
         };
-        let mut b = self.agent.post(req.url);
+        let mut b = match req.url.parsed() {
+            Some(uri) => self.agent.post(uri.clone()),
+            // ureq reports the bad URL when the request is sent.
+            None => self.agent.post(req.url.as_str()),
+        };
         // Straight into the header map: `RequestBuilder::header` moves the whole request
         // builder through `http`'s `Result` chain once per header (a sixth of a request's
         // CPU with our seven headers). `None` means a bad URL, reported by `send`.
@@ -189,14 +200,14 @@ impl HttpTransport {
 
     /// What an error about `req` says about where it went.
     fn failing(&self, req: &HttpRequest<'_>, phase: TimeoutPhase) -> Failing {
-        let (host, port) =
-            Target::of(req.url).map_or((String::new(), 0), |t| (t.host.to_owned(), t.port));
+        let (host, port) = Target::of(req.url.as_str())
+            .map_or((String::new(), 0), |t| (t.host.to_owned(), t.port));
         let proxy = match &self.rules {
-            Some(rules) => proxy_label(Some(rules), req.url),
+            Some(rules) => proxy_label(Some(rules), req.url.as_str()),
             // A caller's agent: name its proxy when it has one for this URL.
             None => self.agent.config().proxy().and_then(|p| {
-                let uri: ureq::http::Uri = req.url.parse().ok()?;
-                (!p.is_no_proxy(&uri)).then(|| crate::proxy::authority(p.host(), p.port()))
+                let uri = req.url.parsed()?;
+                (!p.is_no_proxy(uri)).then(|| crate::proxy::authority(p.host(), p.port()))
             }),
         };
         Failing {

@@ -17,14 +17,14 @@ mod blocking;
 #[cfg(not(feature = "async"))]
 pub(crate) use blocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 #[cfg(not(feature = "async"))]
-use blocking::{HeaderName, HeaderValue};
+use blocking::{parse_url, HeaderName, HeaderValue, ParsedUrl};
 
 #[cfg(feature = "async")]
 mod nonblocking;
 #[cfg(feature = "async")]
 pub(crate) use nonblocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 #[cfg(feature = "async")]
-use nonblocking::{HeaderName, HeaderValue};
+use nonblocking::{parse_url, HeaderName, HeaderValue, ParsedUrl};
 
 /// The public items of the transport in this build, re-exported at the crate root.
 pub mod public {
@@ -40,7 +40,7 @@ pub mod public {
 
 /// One HTTP POST, fully described. No `Debug`: its headers hold the API key.
 pub(crate) struct HttpRequest<'a> {
-    pub url: &'a str,
+    pub url: &'a Endpoint,
     /// Every header to send, the `Authorization` one included, except
     /// `x-stainless-retry-count`, which the transport adds from `attempt`.
     pub headers: &'a Headers,
@@ -55,6 +55,30 @@ pub(crate) struct HttpRequest<'a> {
     pub connect_timeout: Duration,
     /// Bodies longer than this fail with [`Error::BodyTooLarge`].
     pub max_body: u64,
+}
+
+/// A request URL with the HTTP library's parsed form of it, made once per model (or per
+/// call that adds query parameters) instead of parsed again by every attempt.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    text: String,
+    /// `None` when the library refuses the text; the request then reports the error.
+    parsed: Option<ParsedUrl>,
+}
+
+impl Endpoint {
+    pub(crate) fn new(text: String) -> Endpoint {
+        let parsed = parse_url(&text);
+        Endpoint { text, parsed }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn parsed(&self) -> Option<&ParsedUrl> {
+        self.parsed.as_ref()
+    }
 }
 
 /// Request headers checked and converted to the HTTP library's types once — per model, or

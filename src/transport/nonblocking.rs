@@ -24,6 +24,13 @@ use crate::proxy::{ProxyRules, Target};
 
 pub(crate) use reqwest::header::{HeaderName, HeaderValue};
 
+/// A URL as reqwest sends it.
+pub(crate) type ParsedUrl = reqwest::Url;
+
+pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
+    reqwest::Url::parse(text).ok()
+}
+
 /// The HTTP client a caller may hand the model builder (`http_client(..)`).
 pub(crate) type CallerClient = reqwest::Client;
 
@@ -83,10 +90,6 @@ pub(crate) struct HttpTransport {
     client: reqwest::Client,
     /// Our own client's settings; `None` for a caller's client.
     own: Option<Arc<Own>>,
-    /// The last URL parsed, with the text it came from. A model sends every request to one
-    /// endpoint, and reqwest would parse the same text again (IDNA host processing
-    /// included) for each: a sixth of an async request's CPU on loopback.
-    last_url: Arc<Mutex<Option<(String, reqwest::Url)>>>,
 }
 
 /// What the default client was built from, and the clients for other connect timeouts.
@@ -250,23 +253,19 @@ impl HttpTransport {
                 (client, Some(Arc::new(own)))
             }
         };
-        Ok(HttpTransport {
-            client,
-            own,
-            last_url: Arc::default(),
-        })
+        Ok(HttpTransport { client, own })
     }
 
     /// What an error about `req` needs to know.
     fn failing(&self, req: &HttpRequest<'_>, phase: TimeoutPhase) -> Failing {
-        let target = Target::of(req.url);
+        let target = Target::of(req.url.as_str());
         Failing {
             host: target
                 .as_ref()
                 .map_or_else(String::new, |t| t.host.to_owned()),
             port: target.as_ref().map_or(0, |t| t.port),
             https: target.as_ref().is_some_and(|t| t.https),
-            proxy: proxy_label(self.own.as_ref().map(|o| &*o.rules), req.url),
+            proxy: proxy_label(self.own.as_ref().map(|o| &*o.rules), req.url.as_str()),
             timeout: req.timeout,
             connect_timeout: req.connect_timeout,
             phase,
@@ -278,7 +277,9 @@ impl HttpTransport {
     fn prepare(&self, req: &HttpRequest<'_>) -> Result<Outgoing, TransportError> {
         let client = match &self.own {
             Some(own) => {
-                own.rules.for_url(req.url).map_err(TransportError::fatal)?;
+                own.rules
+                    .for_url(req.url.as_str())
+                    .map_err(TransportError::fatal)?;
                 own.client_for(&self.client, req.connect_timeout)?
             }
             None => self.client.clone(),
@@ -292,10 +293,10 @@ impl HttpTransport {
         req: &HttpRequest<'_>,
     ) -> Result<Outgoing, TransportError> {
         let pairs = req.headers.pairs().map_err(TransportError::fatal)?;
-        let b = match self.url(req.url) {
-            Some(url) => client.post(url),
+        let b = match req.url.parsed() {
+            Some(url) => client.post(url.clone()),
             // reqwest reports the bad URL when the request is sent.
-            None => client.post(req.url),
+            None => client.post(req.url.as_str()),
         };
         let (client, request) = b.body(req.body.to_vec()).build_split();
         let Ok(mut request) = request else {
@@ -314,19 +315,6 @@ impl HttpTransport {
             HeaderValue::from(req.attempt),
         );
         Ok(Outgoing(client, Ok(request)))
-    }
-
-    /// `text` parsed, from the cache when it is the last URL seen.
-    fn url(&self, text: &str) -> Option<reqwest::Url> {
-        let mut last = self.last_url.lock().ok()?;
-        if let Some((seen, url)) = last.as_ref() {
-            if seen == text {
-                return Some(url.clone());
-            }
-        }
-        let url = reqwest::Url::parse(text).ok()?;
-        *last = Some((text.to_owned(), url.clone()));
-        Some(url)
     }
 
     /// A non-stream exchange: the whole body, within `req.timeout` end to end, the

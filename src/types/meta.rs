@@ -80,7 +80,9 @@ impl ResponseMeta {
         // One pass: the names come lower-case from both HTTP libraries, but a caller's
         // custom client may not, hence the case-insensitive fallback.
         for (name, value) in &mut headers {
-            if let Some(secret) = secret.filter(|s| !s.is_empty() && value.contains(*s)) {
+            if let Some(secret) =
+                secret.filter(|s| !s.is_empty() && value.len() >= s.len() && value.contains(*s))
+            {
                 *value = value.replace(secret, "[REDACTED]");
             }
             if !(name.len() >= 12 && name.as_bytes()[0].eq_ignore_ascii_case(&b'x')) {
