@@ -104,11 +104,18 @@ pub fn regroup_tool_calls(messages: &[ChatMessage]) -> Cow<'_, [ChatMessage]> {
 /// What the model does before every request: think tags removed when `strip_thinking`,
 /// tool calls regrouped always.
 pub(crate) fn process(messages: &[ChatMessage], strip_thinking: bool) -> Cow<'_, [ChatMessage]> {
-    let stripped: Vec<Option<String>> = if strip_thinking {
-        messages.iter().map(stripped_content).collect()
-    } else {
-        Vec::new()
-    };
+    // Allocated only when a message changes: most requests have no think tags.
+    let mut stripped: Vec<Option<String>> = Vec::new();
+    if strip_thinking {
+        for (i, m) in messages.iter().enumerate() {
+            if let Some(s) = stripped_content(m) {
+                if stripped.is_empty() {
+                    stripped.resize(messages.len(), None);
+                }
+                stripped[i] = Some(s);
+            }
+        }
+    }
     let order = regroup_order(messages);
     let content_changed = stripped.iter().any(Option::is_some);
     let Some(order) = order.filter(|o| !is_identity(o)) else {
@@ -123,7 +130,6 @@ pub(crate) fn process(messages: &[ChatMessage], strip_thinking: bool) -> Cow<'_,
                 .collect(),
         );
     };
-    let mut stripped = stripped;
     Cow::Owned(
         order
             .into_iter()
