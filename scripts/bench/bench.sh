@@ -18,7 +18,8 @@
 # connections are counted (200), TLS_N 10-chunk streams per TLS round (200),
 # CALLGRIND_LOW and CALLGRIND_HIGH the plain requests of the two callgrind runs of each
 # client (500 and 1500; per request = the difference of their totals over the difference of
-# the counts, so process start-up cancels out).
+# the counts, so process start-up cancels out), COLD=0 to skip the cold build of the chat
+# example (a few minutes on 2 cores).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -278,6 +279,31 @@ if command -v strip >/dev/null; then
 else
     printf '%-50s skipped: no strip on PATH\n' "stripped chat"
     record "stripped chat, blocking only (MB)" "skipped" "-" "-" "<= 6" "skipped"
+fi
+
+step "cold build of the chat example (fresh clone, empty target directory)"
+# What a first `scripts/chat.sh` builds: the crates compiled, against the crates the
+# library itself needs (normal and build dependencies, the crate included). The registry
+# stays warm (no downloads are timed).
+if [ "${COLD:-1}" = 1 ]; then
+    cold=$(mktemp -d)
+    git clone -q --no-hardlinks "$ROOT" "$cold/repo"
+    t0=$EPOCHREALTIME
+    (cd "$cold/repo" && CARGO_TARGET_DIR="$cold/target" cargo build --example chat 2>&1) \
+        >"$cold/log"
+    t1=$EPOCHREALTIME
+    built=$(grep -c '^ *Compiling ' "$cold/log" || true)
+    needed=$(cd "$cold/repo" && cargo tree -e normal,build --prefix none 2>/dev/null |
+        sed 's/ (.*//' | sort -u | wc -l)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
+    printf '%-50s %8s crates in %s s  the library needs %s\n' "cold chat build" \
+        "$built" "$secs" "$needed"
+    record "cold chat build: crates compiled (baseline: the library's)" "$built" "$needed" \
+        "$(ratio "$built" "$needed")" "-"
+    record "cold chat build: seconds" "$secs" "-" "-" "-"
+    rm -rf "$cold"
+else
+    printf '%-50s skipped (COLD=0)\n' "cold chat build"
 fi
 
 # --- the summary: every row above, with its target.
