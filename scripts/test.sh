@@ -77,6 +77,8 @@ cargo clippy --all-targets --features async -- -D warnings
 step "clippy (blocking, without the default features: no tokens, no schema)"
 cargo clippy --no-default-features --features blocking --all-targets -- -D warnings
 
+# At the root, `cargo test` runs both default members: the library's unit tests and
+# doctests, and the integration tests of tests/ (their own package, tests/Cargo.toml).
 step "tests (blocking)"
 cargo test
 step "tests (async)"
@@ -96,9 +98,11 @@ scripts/examples.sh
 step "examples through LiteLLM's proxy (both builds)"
 OPENAI_COMPATIBLE_REAL_SERVER=litellm scripts/examples.sh
 
+# The library's docs, named with `-p`: the tests package is a default member too, and
+# what it builds must never end up in (or warn in) the crate's documentation.
 step "docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features async
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p openai-compatible
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p openai-compatible --features async
 
 # Release checks (scripts/release/): the dependency policy, the MSRV against the locked
 # dependencies, and the crate as it would be published, in both builds.

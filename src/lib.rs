@@ -659,6 +659,11 @@ mod stream;
 
 mod model;
 
+// Randomized inputs for the unit tests of private functions (no proptest in the library's
+// dev-dependencies; src/testgen.rs says why).
+#[cfg(test)]
+mod testgen;
+
 /// Internals re-exported for the crate's own benches and fuzz targets: compiled only with
 /// the hidden `_internal` feature, not part of the API (src/internal.rs).
 #[cfg(feature = "_internal")]

@@ -6,14 +6,14 @@
 Runs CAMEL-AI's real `OpenAITokenCounter` (camel/utils/token_counting.py, loaded
 by tokens_camel.py) with Python tiktoken and Pillow on a seeded corpus of message
 lists, and records for each the count or the exception CAMEL raises. The Rust
-tests (tests/tokens.rs and the unit tests in src/tokens.rs) read the file; they
-need neither Python nor the network.
+tests (tests/suite/tokens.rs and the unit tests in src/tokens/) read the file;
+they need neither Python nor the network.
 
 Setup (once): a venv with `pip install "tiktoken==0.12.0" pillow` (CAMEL pins
 tiktoken<=0.12), `cargo fetch` (tiktoken's BPE files are taken from the
 tiktoken-rs crate), and the CAMEL wheel (see tokens_camel.py). Use the Python
 whose `repr()` the Rust side follows (see the NOT_PRINTABLE table's header in
-src/tokens.rs); the file records the version.
+src/tokens/pyrepr.rs); the file records the version.
 
 Fixture layout:
   cases:  [{name, model, messages (a JSON *text*, so key order is kept),

@@ -18,9 +18,13 @@ name=openai-compatible
 version="$(cargo metadata --quiet --format-version 1 --no-deps --locked \
     | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "'"$name"'"))')"
 
+# `-p`: the library is the only crate that ships; the tests package (tests/Cargo.toml,
+# `publish = false`) is a default member too, and a bare `cargo package` would pack it.
+pkg=(-p "$name")
+
 # What would ship: the documents the code cites and the README its doctests compile, and
 # none of the repository's test data, examples, benches, fuzz corpora or scripts.
-list="$(cargo package --quiet --list --allow-dirty --locked)"
+list="$(cargo package "${pkg[@]}" --quiet --list --allow-dirty --locked)"
 for required in Cargo.toml Cargo.lock README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE \
     docs/SPEC.md docs/RESPONSES.md src/lib.rs; do
     grep -qxF "$required" <<<"$list" || { echo "package.sh: $required is not in the package" >&2; exit 1; }
@@ -34,7 +38,7 @@ echo "package: $(wc -l <<<"$list") files"
 
 # --allow-dirty: CI and developers run this on uncommitted trees too. Cargo's own
 # verification builds the unpacked crate with the default features.
-cargo package --quiet --allow-dirty --locked
+cargo package "${pkg[@]}" --quiet --allow-dirty --locked
 crate="$CARGO_TARGET_DIR/package/$name-$version.crate"
 echo "package: $(du -k "$crate" | cut -f1) KiB compressed"
 

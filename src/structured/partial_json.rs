@@ -400,50 +400,51 @@ mod tests;
 
 #[cfg(test)]
 mod proptests {
+    //! Randomized, from fixed seeds (src/testgen.rs): a failure prints its case and input.
     use super::*;
-    use proptest::prelude::*;
+    use crate::testgen::check;
 
-    fn json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            (any::<i32>(), 0u32..4)
-                .prop_map(|(m, e)| Value::from(f64::from(m) / 10f64.powi(e as i32))),
-            ".{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 24, 5, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                prop::collection::btree_map(".{0,6}", inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
+    /// A whole document parses as serde_json parses it, compact or pretty; every prefix of
+    /// an object or array document gives a value (never "invalid").
+    #[test]
+    fn documents_and_their_prefixes() {
+        check(
+            0x5EED_9A27_0001,
+            128,
+            |g| (g.json(4, 24), g.bool()),
+            |(v, pretty)| {
+                let text = if *pretty {
+                    serde_json::to_string_pretty(v).unwrap()
+                } else {
+                    v.to_string()
+                };
+                assert_eq!(parse_partial(&text), Some(v.clone()));
+                let container = matches!(v, Value::Object(_) | Value::Array(_));
+                for (at, _) in text.char_indices().skip(1) {
+                    let p = parse(&text[..at]);
+                    assert!(p.is_ok(), "prefix {:?} refused", &text[..at]);
+                    if container {
+                        assert!(
+                            p.unwrap().is_some(),
+                            "prefix {:?} gave nothing",
+                            &text[..at]
+                        );
+                    }
+                }
+            },
+        );
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
-
-        /// A whole document parses as serde_json parses it, compact or pretty; every prefix of
-        /// an object or array document gives a value (never "invalid").
-        #[test]
-        fn documents_and_their_prefixes(v in json(), pretty in any::<bool>()) {
-            let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
-            prop_assert_eq!(parse_partial(&text), Some(v.clone()));
-            let container = matches!(v, Value::Object(_) | Value::Array(_));
-            for (at, _) in text.char_indices().skip(1) {
-                let p = parse(&text[..at]);
-                prop_assert!(p.is_ok(), "prefix {:?} refused", &text[..at]);
-                if container {
-                    prop_assert!(p.unwrap().is_some(), "prefix {:?} gave nothing", &text[..at]);
-                }
-            }
-        }
-
-        /// Anything at all: no panic.
-        #[test]
-        fn any_text(text in ".{0,200}") {
-            let _ = parse_partial(&text);
-        }
+    /// Anything at all: no panic.
+    #[test]
+    fn any_text() {
+        check(
+            0x5EED_9A27_0002,
+            128,
+            |g| g.text(0, 200),
+            |text| {
+                let _ = parse_partial(text);
+            },
+        );
     }
 }

@@ -10,6 +10,15 @@
 //!
 //! The real-server tests (`real_server::`) are `#[ignore]`d: scripts/test.sh runs them with
 //! `cargo test --test suite -- --ignored real_server::`.
+//!
+//! All of tests/ is a package of its own, `openai-compatible-tests` (tests/Cargo.toml), so
+//! that building the library's examples never compiles what only the tests need (proptest,
+//! rcgen, ...). It is a default member of the workspace: `cargo test` at the repository
+//! root runs these binaries along with the library's unit tests and doctests, and its
+//! features mirror the library's, so `--features async` or `--no-default-features
+//! --features blocking` there select the same build here. Its manifest dir is tests/: data
+//! files are `concat!(env!("CARGO_MANIFEST_DIR"), "/data/…")`, and the repository root (the
+//! scripts, `.server/`) is its parent (support/real.rs).
 
 #[path = "../support/mod.rs"]
 mod support;

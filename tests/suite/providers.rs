@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::support::{self, Reply, ScriptedServer};
 
 fn captures() -> Vec<(String, String)> {
-    let dir = format!("{}/tests/data/captures", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/data/captures", env!("CARGO_MANIFEST_DIR"));
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -168,7 +168,7 @@ async fn every_recorded_error_becomes_a_typed_api_error() {
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn a_loading_server_is_retried() {
     let loading = std::fs::read_to_string(format!(
-        "{}/tests/data/captures/xllamacpp-err-503-loading.json",
+        "{}/data/captures/xllamacpp-err-503-loading.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();

@@ -488,7 +488,7 @@ fn assert_in_stream_death(items: &[openai_compatible::Result<ChatCompletionChunk
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn litellm_recorded_upstream_death_mid_stream() {
     let path = format!(
-        "{}/tests/data/captures/litellm-llamacpp-err-upstream-died-midstream.txt",
+        "{}/data/captures/litellm-llamacpp-err-upstream-died-midstream.txt",
         env!("CARGO_MANIFEST_DIR")
     );
     let transcript = std::fs::read_to_string(&path).unwrap();

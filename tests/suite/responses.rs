@@ -25,7 +25,7 @@ fn responses(server: &ScriptedServer, config: Value) -> OpenAICompatibleModel {
 }
 
 fn capture(name: &str) -> String {
-    let path = format!("{}/tests/data/captures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/data/captures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -55,7 +55,7 @@ async fn sequential_streams_reuse_their_connection() {
 async fn responses_streams_reuse_their_connection() {
     let recorded = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/captures/xllamacpp-responses-stream.sse"
+        "/data/captures/xllamacpp-responses-stream.sse"
     ))
     .unwrap();
     let server = ScriptedServer::always(Reply::sse(&[recorded]));

@@ -44,7 +44,7 @@ async fn accumulated(server: &ScriptedServer) -> ChatCompletion {
 }
 
 fn capture(name: &str) -> String {
-    let path = format!("{}/tests/data/captures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/data/captures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -85,7 +85,7 @@ fn expected(sse: &str) -> (String, Vec<String>) {
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn every_recorded_provider_stream_accumulates() {
-    let dir = format!("{}/tests/data/captures", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/data/captures", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -439,7 +439,7 @@ async fn fallback_after_a_400_rewrites_the_last_message_on_the_wire() {
 fn llama_cpp_python_rejects_the_schema() -> Reply {
     let body = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/captures/llama-cpp-python-err-json-schema-500.json"
+        "/data/captures/llama-cpp-python-err-json-schema-500.json"
     ))
     .unwrap();
     Reply::text(500, "application/json", &body)

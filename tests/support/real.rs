@@ -76,8 +76,10 @@ impl RealServer {
     }
 }
 
+/// The repository root: the scripts and their state dirs live there, and this package's
+/// manifest is tests/Cargo.toml.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// Starts the [`target`] if needed (idempotent and locked in its script) and returns its
