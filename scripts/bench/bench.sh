@@ -293,7 +293,7 @@ if [ "${COLD:-1}" = 1 ]; then
         >"$cold/log"
     t1=$EPOCHREALTIME
     built=$(grep -c '^ *Compiling ' "$cold/log" || true)
-    needed=$(cd "$cold/repo" && cargo tree -e normal,build --prefix none 2>/dev/null |
+    needed=$(cd "$cold/repo" && cargo tree -p openai-compatible -e normal,build --prefix none 2>/dev/null |
         sed 's/ (.*//' | sort -u | wc -l)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
     printf '%-50s %8s crates in %s s  the library needs %s\n' "cold chat build" \
