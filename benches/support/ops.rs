@@ -2,12 +2,16 @@
 //! `valgrind --tool=callgrind` (deterministic where wall time on a shared machine is not).
 //!
 //! ```text
-//! ops chunks|sse|completion|body|accumulate N
+//! ops chunks|sse|completion|floor|scan|body|accumulate N
 //! ```
 //!
 //! * `chunks`: the 1000-chunk stub stream through the stream pipeline (SSE + parse), N times;
 //! * `sse`: the same body through the SSE decoder only;
 //! * `completion`: the stub's completion parsed N times;
+//! * `floor`: the same text into a plain `#[derive(Deserialize)]` struct with the same
+//!   fields and no leniency, unknown-field map or metadata: what any typed client pays
+//!   serde_json for this answer, at least;
+//! * `scan`: the same text read and thrown away (`serde::de::IgnoredAny`), the parser alone;
 //! * `body`: the request body of the 2-message conversation assembled N times;
 //! * `accumulate`: 1000 parsed chunks accumulated N times.
 //!
@@ -25,7 +29,7 @@ fn main() {
     let (op, n) = match argv.as_slice() {
         [op, n] => (op.as_str(), n.parse::<usize>().expect("N")),
         _ => {
-            eprintln!("usage: ops chunks|sse|completion|body|accumulate N");
+            eprintln!("usage: ops chunks|sse|completion|floor|scan|body|accumulate N");
             std::process::exit(2);
         }
     };
@@ -48,6 +52,21 @@ fn main() {
                         stub::COMPLETION.as_bytes(),
                     ))
                     .unwrap(),
+                );
+            }
+        }
+        "floor" => {
+            for _ in 0..n {
+                black_box(
+                    serde_json::from_str::<floor::Completion>(black_box(stub::COMPLETION)).unwrap(),
+                );
+            }
+        }
+        "scan" => {
+            for _ in 0..n {
+                black_box(
+                    serde_json::from_str::<serde::de::IgnoredAny>(black_box(stub::COMPLETION))
+                        .unwrap(),
                 );
             }
         }
@@ -80,5 +99,62 @@ fn main() {
             eprintln!("unknown op {other:?}");
             std::process::exit(2);
         }
+    }
+}
+
+/// The stub completion's fields as the simplest typed client would read them.
+#[allow(dead_code)] // read only by the parser
+mod floor {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Completion {
+        id: String,
+        object: String,
+        created: u64,
+        model: String,
+        choices: Vec<Choice>,
+        usage: Option<Usage>,
+        service_tier: Option<String>,
+        system_fingerprint: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct Choice {
+        index: u32,
+        message: Message,
+        logprobs: Option<serde_json::Value>,
+        finish_reason: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct Message {
+        role: String,
+        content: Option<String>,
+        refusal: Option<String>,
+        annotations: Option<Vec<serde_json::Value>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        total_tokens: u64,
+        prompt_tokens_details: Option<PromptDetails>,
+        completion_tokens_details: Option<CompletionDetails>,
+    }
+
+    #[derive(Deserialize)]
+    struct PromptDetails {
+        cached_tokens: Option<u64>,
+        audio_tokens: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct CompletionDetails {
+        reasoning_tokens: Option<u64>,
+        audio_tokens: Option<u64>,
+        accepted_prediction_tokens: Option<u64>,
+        rejected_prediction_tokens: Option<u64>,
     }
 }
