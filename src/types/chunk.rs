@@ -57,8 +57,8 @@ lenient::deserialize_with_extra!(ChatCompletionChunk, "a chat completion chunk",
     choices: "choices" => NullDefault<Vec<ChunkChoice>>, or Vec::new();
     usage: "usage" => Plain<Option<Usage>>, or None;
     system_fingerprint: "system_fingerprint" => Plain<Option<String>>, or None;
-    service_tier: "service_tier" => Plain<Option<String>>, or None;
-    obfuscation: "obfuscation" => Plain<Option<String>>, or None;
+    service_tier: "service_tier" => OptText, or None;
+    obfuscation: "obfuscation" => OptText, or None;
 });
 
 impl Default for ChatCompletionChunk {

@@ -227,6 +227,24 @@ pub(crate) mod read {
         }
     }
 
+    /// An optional label (`service_tier`, `obfuscation`): a string as it is, `null` as
+    /// `None`, any other value as its JSON text, so an odd value neither fails the answer
+    /// nor disappears.
+    pub(crate) struct OptText(pub Option<String>);
+    impl<'de> Deserialize<'de> for OptText {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            opt_arguments_string(d).map(OptText)
+        }
+    }
+
+    /// Any value, `null` included, kept as sent (so a `null` is written back as `null`).
+    pub(crate) struct Kept(pub Option<Value>);
+    impl<'de> Deserialize<'de> for Kept {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            Value::deserialize(d).map(|v| Kept(Some(v)))
+        }
+    }
+
     /// An optional count: a number as [`lenient_u64`] reads it, `None` for `null` or for
     /// anything that is not a non-negative number.
     pub(crate) struct OptU64(pub Option<u64>);

@@ -128,7 +128,7 @@ lenient::deserialize_with_extra!(ChatMessage, "a chat message", extra, {
     refusal: "refusal" => Plain<Option<String>>, or None;
     reasoning_content: "reasoning_content" => Plain<Option<String>>, or None;
     parsed: "parsed" => Plain<Option<Value>>, or None;
-    annotations: "annotations" => Plain<Option<Value>>, or None;
+    annotations: "annotations" => Kept, or None;
 });
 
 impl ChatMessage {
@@ -552,6 +552,13 @@ mod tests {
         let back = serde_json::to_value(&m).unwrap();
         assert_eq!(back["reasoning"], "hmm");
         assert_eq!(back["annotations"], json!([]));
+        assert_eq!(m.annotations, Some(json!([])));
+        // `null` is kept and written back as it came.
+        let m: ChatMessage =
+            serde_json::from_value(json!({"role": "assistant", "annotations": null})).unwrap();
+        assert_eq!(m.annotations, Some(Value::Null));
+        let back = serde_json::to_value(&m).unwrap();
+        assert_eq!(back.get("annotations"), Some(&Value::Null));
     }
 
     #[test]

@@ -77,6 +77,7 @@ impl ResponseMeta {
         let mut headers = headers;
         let mut request_id = None;
         let mut rate_limit = RateLimit::default();
+        let mut seen = 0u8;
         // One pass: the names come lower-case from both HTTP libraries, but a caller's
         // custom client may not, hence the case-insensitive fallback.
         for (name, value) in &mut headers {
@@ -97,17 +98,28 @@ impl ResponseMeta {
             };
             let text = || Some(value.trim().to_owned());
             let count = || value.trim().parse::<u64>().ok();
-            match key {
-                "x-request-id" => first(&mut request_id, text()),
-                "x-ratelimit-limit-requests" => first(&mut rate_limit.limit_requests, count()),
+            // The first header of each name decides, as `header()` reads it.
+            let (bit, slot) = match key {
+                "x-request-id" => (0, Slot::Text(&mut request_id)),
+                "x-ratelimit-limit-requests" => (1, Slot::Count(&mut rate_limit.limit_requests)),
                 "x-ratelimit-remaining-requests" => {
-                    first(&mut rate_limit.remaining_requests, count())
+                    (2, Slot::Count(&mut rate_limit.remaining_requests))
                 }
-                "x-ratelimit-reset-requests" => first(&mut rate_limit.reset_requests, text()),
-                "x-ratelimit-limit-tokens" => first(&mut rate_limit.limit_tokens, count()),
-                "x-ratelimit-remaining-tokens" => first(&mut rate_limit.remaining_tokens, count()),
-                "x-ratelimit-reset-tokens" => first(&mut rate_limit.reset_tokens, text()),
-                _ => {}
+                "x-ratelimit-reset-requests" => (3, Slot::Text(&mut rate_limit.reset_requests)),
+                "x-ratelimit-limit-tokens" => (4, Slot::Count(&mut rate_limit.limit_tokens)),
+                "x-ratelimit-remaining-tokens" => {
+                    (5, Slot::Count(&mut rate_limit.remaining_tokens))
+                }
+                "x-ratelimit-reset-tokens" => (6, Slot::Text(&mut rate_limit.reset_tokens)),
+                _ => continue,
+            };
+            if seen & (1 << bit) != 0 {
+                continue;
+            }
+            seen |= 1 << bit;
+            match slot {
+                Slot::Text(s) => *s = text(),
+                Slot::Count(s) => *s = count(),
             }
         }
         ResponseMeta {
@@ -129,11 +141,10 @@ impl ResponseMeta {
     }
 }
 
-/// Fills `slot` from the first header that gives a value.
-fn first<T>(slot: &mut Option<T>, value: Option<T>) {
-    if slot.is_none() {
-        *slot = value;
-    }
+/// Where a header's value goes.
+enum Slot<'a> {
+    Text(&'a mut Option<String>),
+    Count(&'a mut Option<u64>),
 }
 
 /// Where a completion keeps its metadata: shared (cheap to clone), skipped by `Serialize`,
@@ -205,6 +216,22 @@ mod tests {
         );
         assert_eq!(meta.attempts, 2);
         assert_eq!(meta.header("X-Request-Id"), Some("req_123"));
+
+        // The first header of a name decides, whatever its case, as `header()` reads it.
+        let meta = ResponseMeta::new(
+            200,
+            headers(&[
+                ("X-RateLimit-Limit-Requests", ""),
+                ("x-ratelimit-limit-requests", "5"),
+                ("X-Request-ID", "first"),
+                ("x-request-id", "second"),
+            ]),
+            1,
+            Duration::ZERO,
+            None,
+        );
+        assert_eq!(meta.rate_limit.limit_requests, None);
+        assert_eq!(meta.request_id.as_deref(), Some("first"));
     }
 
     #[test]

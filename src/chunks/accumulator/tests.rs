@@ -388,4 +388,8 @@ fn openai_chunk_fields_are_typed_and_the_tier_is_kept() {
     // As a plain answer reports it.
     assert_eq!(c.service_tier.as_deref(), Some("default"));
     assert_eq!(c.content(), Some("hi"));
+    // An odd value is kept as its JSON text rather than failing the chunk.
+    let odd = chunk(json!({"service_tier": 5, "obfuscation": {"x": 1}, "choices": []}));
+    assert_eq!(odd.service_tier.as_deref(), Some("5"));
+    assert_eq!(odd.obfuscation.as_deref(), Some("{\"x\":1}"));
 }
