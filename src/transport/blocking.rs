@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    describe_io, proxy_label, Head, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
-    RETRY_COUNT_HEADER, USER_AGENT,
+    describe_io, proxy_label, Head, Headers, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
+    USER_AGENT,
 };
 use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
 use connect::{ConnectFailure, FailureKind};
 
-pub(crate) use ureq::http::header::{HeaderName, HeaderValue};
+pub(crate) use ureq::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// A URL as ureq sends it.
 pub(crate) type ParsedUrl = ureq::http::Uri;
@@ -177,18 +177,9 @@ impl HttpTransport {
             // ureq reports the bad URL when the request is sent.
             None => self.agent.post(req.url.as_str()),
         };
-        // Straight into the header map: `RequestBuilder::header` moves the whole request
-        // builder through `http`'s `Result` chain once per header (a sixth of a request's
-        // CPU with our seven headers). `None` means a bad URL, reported by `send`.
+        // Straight into the header map. `None` means a bad URL, reported by `send`.
         if let Some(map) = b.headers_mut() {
-            map.reserve(pairs.len() + 2);
-            for (name, value) in pairs {
-                map.append(name.clone(), value.clone());
-            }
-            map.append(
-                HeaderName::from_static(RETRY_COUNT_HEADER),
-                HeaderValue::from(req.attempt),
-            );
+            Headers::append_to(pairs, map, req.attempt, 1);
             if let Some(auth) = proxy_auth {
                 let mut value = HeaderValue::from_str(&auth).map_err(|e| invalid(&e))?;
                 value.set_sensitive(true);

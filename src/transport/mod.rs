@@ -17,14 +17,14 @@ mod blocking;
 #[cfg(not(feature = "async"))]
 pub(crate) use blocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 #[cfg(not(feature = "async"))]
-use blocking::{parse_url, HeaderName, HeaderValue, ParsedUrl};
+use blocking::{parse_url, HeaderMap, HeaderName, HeaderValue, ParsedUrl};
 
 #[cfg(feature = "async")]
 mod nonblocking;
 #[cfg(feature = "async")]
 pub(crate) use nonblocking::{in_span, sleep, CallerClient, HttpTransport, StreamBody};
 #[cfg(feature = "async")]
-use nonblocking::{parse_url, HeaderName, HeaderValue, ParsedUrl};
+use nonblocking::{parse_url, HeaderMap, HeaderName, HeaderValue, ParsedUrl};
 
 /// The public items of the transport in this build, re-exported at the crate root.
 pub mod public {
@@ -110,6 +110,26 @@ impl Headers {
         self.0
             .as_deref()
             .map_err(|e| Error::Config(format!("a header name or value is not valid HTTP: {e}")))
+    }
+
+    /// Appends `pairs` (checked) and `x-stainless-retry-count` for `attempt` straight to a
+    /// request's map: the builders' `header` goes through `TryFrom` and a `Result` chain
+    /// per header, and reqwest's `headers` merges entry by entry. `room` reserves for
+    /// headers the caller adds after.
+    pub(crate) fn append_to(
+        pairs: &[(HeaderName, HeaderValue)],
+        map: &mut HeaderMap,
+        attempt: u32,
+        room: usize,
+    ) {
+        map.reserve(pairs.len() + 1 + room);
+        for (name, value) in pairs {
+            map.append(name.clone(), value.clone());
+        }
+        map.append(
+            HeaderName::from_static(RETRY_COUNT_HEADER),
+            HeaderValue::from(attempt),
+        );
     }
 }
 

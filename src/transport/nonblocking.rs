@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
-    describe_io, proxy_label, Head, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
-    RETRY_COUNT_HEADER, USER_AGENT,
+    describe_io, proxy_label, Head, Headers, HttpRequest, TransportError, DRAIN_BYTES, DRAIN_WAIT,
+    USER_AGENT,
 };
 use crate::error::{ConnectionError, ConnectionPhase, Error, TimeoutPhase};
 use crate::proxy::{ProxyRules, Target};
 
-pub(crate) use reqwest::header::{HeaderName, HeaderValue};
+pub(crate) use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// A URL as reqwest sends it.
 pub(crate) type ParsedUrl = reqwest::Url;
@@ -303,17 +303,7 @@ impl HttpTransport {
             // The same error again, from `send`.
             return Ok(Outgoing(client, request));
         };
-        // Our map put in whole: `RequestBuilder::header` goes through `TryFrom` and the
-        // builder's `Result` per header, and `RequestBuilder::headers` merges entry by entry.
-        let map = request.headers_mut();
-        map.reserve(pairs.len() + 1);
-        for (name, value) in pairs {
-            map.append(name.clone(), value.clone());
-        }
-        map.append(
-            HeaderName::from_static(RETRY_COUNT_HEADER),
-            HeaderValue::from(req.attempt),
-        );
+        Headers::append_to(pairs, request.headers_mut(), req.attempt, 0);
         Ok(Outgoing(client, Ok(request)))
     }
 
