@@ -236,6 +236,11 @@
 //! (or [`ChunkAccumulator`]) assembles the chunks into the final [`ChatCompletion`], tool
 //! calls included, whatever quirks the server has.
 //!
+//! On a multi-thread tokio runtime, read streams inside a task (`tokio::spawn`, as a
+//! service's handlers are), not on the thread of `Runtime::block_on`: there, every piece
+//! of the body that hyper's connection task hands over wakes the thread up, which made short
+//! streams over TLS read at about half the rate (benches/README.md).
+//!
 //! # Structured output
 //!
 //! Derive [`schemars::JsonSchema`](https://docs.rs/schemars) and `Deserialize` on a type and
