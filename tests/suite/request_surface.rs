@@ -266,3 +266,39 @@ async fn metadata_of_parsed_results_and_per_call_parse_options() {
     );
     assert_eq!(server.requests()[0].json()["temperature"], json!(0.0));
 }
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn a_header_that_is_not_http_fails_the_call_before_anything_is_sent() {
+    let server = ScriptedServer::always(Reply::json(200, chat_completion("ok")));
+    // A per-call header: that call fails, the model's next call is fine.
+    let m = model(&server, json!({}));
+    let result = m
+        .with_options(RequestOptions::new().header("x-call", "line\nbreak"))
+        .complete(&hi())
+        .await;
+    match &result {
+        Err(Error::Config(msg)) => assert!(msg.contains("not valid HTTP"), "{msg}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    assert_eq!(server.hits(), 0, "nothing was sent");
+    let answer = m.complete(&hi()).await.unwrap();
+    assert_eq!(answer.content(), Some("ok"));
+    assert_eq!(server.hits(), 1);
+
+    // A key that cannot be a header value is refused when the model is built, without
+    // the key in the error.
+    let bad_key = "sk-bad\r\nkey-0123456789";
+    let built = OpenAICompatibleModel::builder("test-model")
+        .url(server.url())
+        .api_key(bad_key)
+        .build();
+    match built {
+        Err(err @ Error::Config(_)) => {
+            assert!(
+                !format!("{err} {err:?}").contains("key-0123456789"),
+                "{err}"
+            )
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
