@@ -23,11 +23,7 @@ SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # scripts/litellm/ -> the repository root, where .venv-litellm and .litellm live.
 ROOT="$(cd "$SCRIPTS_DIR/../.." && pwd)"
 VENV="$ROOT/.venv-litellm"
-VPY="$VENV/bin/python"
 STATE="$ROOT/.litellm"
-PID_FILE="$STATE/pid"
-URL_FILE="$STATE/url"
-KEY_FILE="$STATE/api_key"
 UPSTREAM_FILE="$STATE/upstream"           # the llama.cpp URL the running proxy routes to
 SCRIPTED_PORT_FILE="$STATE/scripted_port" # where the `scripted-upstream` route points
 CONFIG="$STATE/config.yaml"
@@ -35,8 +31,14 @@ LOG_FILE="$STATE/proxy.log"
 SERVER_SH="$ROOT/scripts/server/server.sh"
 HOST_PY="${LITELLM_PYTHON:-python3}"
 
-log() { echo "proxy.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
+DAEMON=proxy
+DAEMON_SCRIPT=scripts/litellm/proxy.sh
+DAEMON_CMDLINE="--config $CONFIG"
+DAEMON_PYTHON_VAR=LITELLM_PYTHON
+DAEMON_STOP_ALSO=("$UPSTREAM_FILE")
+# Sets VPY, PID_FILE, URL_FILE, KEY_FILE; defines stop, status, env, logs and the dispatch.
+# shellcheck source=SCRIPTDIR/../lib/daemon.sh
+. "$ROOT/scripts/lib/daemon.sh"
 
 # --- install ---------------------------------------------------------------
 
@@ -49,32 +51,6 @@ assert m.version("litellm") == sys.argv[1], m.version("litellm")
 for extra in ("fastapi", "uvicorn", "backoff", "PyYAML", "orjson"):
     m.version(extra)
 EOF
-}
-
-make_venv() {
-    command -v "$HOST_PY" >/dev/null 2>&1 || die "$HOST_PY not found (set LITELLM_PYTHON=/path/to/python3)"
-    if [ -x "$VPY" ] && "$VPY" -m pip --version >/dev/null 2>&1; then
-        return 0
-    fi
-    rm -rf "$VENV"
-    if "$HOST_PY" -m venv "$VENV" >/dev/null 2>&1 && "$VPY" -m pip --version >/dev/null 2>&1; then
-        return 0
-    fi
-    # No ensurepip (Debian without python3-venv): a bare venv, filled by the host's pip.
-    rm -rf "$VENV"
-    "$HOST_PY" -m venv --without-pip "$VENV" \
-        || die "'$HOST_PY -m venv' does not work here (on Debian: apt-get install python3-venv)"
-    "$HOST_PY" -m pip --version >/dev/null 2>&1 \
-        || die "no ensurepip and no host pip: install python3-venv or python3-pip"
-    USE_HOST_PIP=1
-}
-
-pip_install() {
-    if [ "${USE_HOST_PIP:-0}" = 1 ]; then
-        "$HOST_PY" -m pip --python "$VPY" "$@"
-    else
-        "$VPY" -m pip "$@"
-    fi
 }
 
 cmd_install() {
@@ -92,29 +68,6 @@ cmd_install() {
 }
 
 # --- process helpers -------------------------------------------------------
-
-read_pid() { [ -f "$PID_FILE" ] && tr -dc '0-9' <"$PID_FILE" || true; }
-
-# Exists and is not a zombie.
-proc_running() {
-    local pid="$1"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    if [ -r "/proc/$pid/stat" ]; then
-        local stat
-        stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
-        stat="${stat##*) }"
-        [ "${stat%% *}" != Z ] || return 1
-    fi
-    return 0
-}
-
-# Alive and really our proxy (guards against a recycled PID).
-pid_alive() {
-    local pid="$1"
-    proc_running "$pid" || return 1
-    [ -r "/proc/$pid/cmdline" ] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--config $CONFIG"
-}
 
 # GET {url}/models with the master key lists the `smollm2` route: the config is loaded and
 # the router serves it (GET /health would make LiteLLM call every upstream).
@@ -154,13 +107,6 @@ for _ in range(200):
         sys.exit(0)
 sys.exit("no free port")
 EOF
-}
-
-log_tail() {
-    if [ -f "$LOG_FILE" ]; then
-        log "last lines of $LOG_FILE:"
-        tail -n 40 "$LOG_FILE" >&2 || true
-    fi
 }
 
 # --- config ----------------------------------------------------------------
@@ -262,73 +208,11 @@ cmd_start() {
     echo "$pid" >"$PID_FILE"
     local url="http://127.0.0.1:$port/v1"
 
-    local deadline=$((SECONDS + timeout))
-    while :; do
-        if ! proc_running "$pid"; then
-            log "proxy process $pid exited during startup"
-            log_tail
-            rm -f "$PID_FILE"
-            exit 1
-        fi
-        if routes_served "$url" "$key"; then
-            break
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            log "not serving its routes after ${timeout}s"
-            log_tail
-            cmd_stop
-            exit 1
-        fi
-        sleep 0.3
-    done
+    daemon_wait "$pid" "$timeout" 0.3 "serving its routes" routes_served "$url" "$key"
     printf '%s\n' "$url" >"$URL_FILE"
     cat "$URL_FILE"
 }
 
-cmd_stop() {
-    local pid
-    pid="$(read_pid)"
-    if pid_alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local i
-        for i in $(seq 1 100); do          # up to 10 s for a clean exit
-            proc_running "$pid" || break
-            sleep 0.1
-        done
-        if proc_running "$pid"; then
-            log "process $pid ignored TERM: sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    rm -f "$PID_FILE" "$URL_FILE" "$UPSTREAM_FILE"
-}
+status_suffix() { printf ' -> %s' "$(cat "$UPSTREAM_FILE" 2>/dev/null)"; }
 
-cmd_status() {
-    if is_running; then
-        echo "running: pid $(read_pid), $(cat "$URL_FILE") -> $(cat "$UPSTREAM_FILE" 2>/dev/null)"
-        return 0
-    fi
-    echo "not running" >&2
-    return 1
-}
-
-cmd_env() {
-    is_running || die "proxy not running (start it with: scripts/litellm/proxy.sh start)"
-    printf 'export OPENAI_COMPATIBILITY_API_BASE_URL=%q\n' "$(cat "$URL_FILE")"
-    printf 'export OPENAI_COMPATIBILITY_API_KEY=%q\n' "$(cat "$KEY_FILE")"
-}
-
-usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-case "${1:-}" in
-    install) cmd_install ;;
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
-    logs) [ -f "$LOG_FILE" ] && tail -n "${2:-50}" "$LOG_FILE" ;;
-    *) usage ;;
-esac
+daemon_main "$@"

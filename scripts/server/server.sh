@@ -24,16 +24,19 @@ SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # scripts/server/ -> the repository root, where .venv and .server live.
 ROOT="$(cd "$SCRIPTS_DIR/../.." && pwd)"
 VENV="$ROOT/.venv"
-VPY="$VENV/bin/python"
 STATE="$ROOT/.server"
-PID_FILE="$STATE/pid"
-URL_FILE="$STATE/url"
-KEY_FILE="$STATE/api_key"
 LOG_FILE="$STATE/server.log"
 HOST_PY="${LLAMA_SERVER_PYTHON:-python3}"
 
-log() { echo "server.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
+DAEMON=server
+DAEMON_SCRIPT=scripts/server/server.sh
+DAEMON_CMDLINE="llama_server.py"
+DAEMON_PYTHON_VAR=LLAMA_SERVER_PYTHON
+DAEMON_LOG_FILTER='^llama_model_loader\|^print_info\|^load_tensors'  # model-loading noise
+DAEMON_SAY_VENV=1
+# Sets VPY, PID_FILE, URL_FILE, KEY_FILE; defines stop, status, env, logs and the dispatch.
+# shellcheck source=SCRIPTDIR/../lib/daemon.sh
+. "$ROOT/scripts/lib/daemon.sh"
 
 # --- install ---------------------------------------------------------------
 
@@ -50,34 +53,6 @@ assert gguf.stat().st_size > 50_000_000
 EOF
 }
 
-make_venv() {
-    command -v "$HOST_PY" >/dev/null 2>&1 || die "$HOST_PY not found (set LLAMA_SERVER_PYTHON=/path/to/python3)"
-    if [ -x "$VPY" ] && "$VPY" -m pip --version >/dev/null 2>&1; then
-        return 0
-    fi
-    rm -rf "$VENV"
-    log "creating $VENV with $HOST_PY"
-    if "$HOST_PY" -m venv "$VENV" >/dev/null 2>&1 && "$VPY" -m pip --version >/dev/null 2>&1; then
-        return 0
-    fi
-    # Debian's python3 without python3-venv has no ensurepip: make a bare venv and
-    # drive the host's pip into it (pip >= 22.3 knows --python).
-    rm -rf "$VENV"
-    "$HOST_PY" -m venv --without-pip "$VENV" \
-        || die "'$HOST_PY -m venv' does not work here (on Debian: apt-get install python3-venv)"
-    "$HOST_PY" -m pip --version >/dev/null 2>&1 \
-        || die "no ensurepip and no host pip: install python3-venv or python3-pip"
-    USE_HOST_PIP=1
-}
-
-pip_install() {
-    if [ "${USE_HOST_PIP:-0}" = 1 ]; then
-        "$HOST_PY" -m pip --python "$VPY" "$@"
-    else
-        "$VPY" -m pip "$@"
-    fi
-}
-
 cmd_install() {
     if installed; then
         return 0
@@ -92,31 +67,7 @@ cmd_install() {
     installed || die "install finished but the import check fails"
 }
 
-# --- process helpers -------------------------------------------------------
-
-read_pid() { [ -f "$PID_FILE" ] && tr -dc '0-9' <"$PID_FILE" || true; }
-
-# Exists and is not a zombie (an exited daemon can stay a zombie for a while
-# until PID 1 reaps it, and kill -0 still succeeds on zombies).
-proc_running() {
-    local pid="$1"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    if [ -r "/proc/$pid/stat" ]; then
-        local stat
-        stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
-        stat="${stat##*) }"
-        [ "${stat%% *}" != Z ] || return 1
-    fi
-    return 0
-}
-
-# Alive and really our launcher (guards against a recycled PID).
-pid_alive() {
-    local pid="$1"
-    proc_running "$pid" || return 1
-    [ -r "/proc/$pid/cmdline" ] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "llama_server.py"
-}
+# --- readiness -------------------------------------------------------------
 
 # GET {base}/health == 200, without needing curl.
 healthy_url() {
@@ -130,18 +81,10 @@ with opener.open(base + "/health", timeout=3) as r:
 EOF
 }
 
-is_running() {
-    local pid
-    pid="$(read_pid)"
-    pid_alive "$pid" && [ -s "$URL_FILE" ] && healthy_url "$(cat "$URL_FILE")"
-}
+# The URL file is written and its /health answers 200.
+url_healthy() { [ -s "$URL_FILE" ] && healthy_url "$(cat "$URL_FILE")"; }
 
-log_tail() {
-    if [ -f "$LOG_FILE" ]; then
-        log "last lines of $LOG_FILE:"
-        grep -v '^llama_model_loader\|^print_info\|^load_tensors' "$LOG_FILE" | tail -n 40 >&2 || true
-    fi
-}
+is_running() { pid_alive "$(read_pid)" && url_healthy; }
 
 # --- commands --------------------------------------------------------------
 
@@ -184,72 +127,8 @@ cmd_start() {
     local pid=$!
     echo "$pid" >"$PID_FILE"
 
-    local deadline=$((SECONDS + timeout))
-    while :; do
-        if ! proc_running "$pid"; then
-            log "server process $pid exited during startup"
-            log_tail
-            rm -f "$PID_FILE"
-            exit 1
-        fi
-        if [ -s "$URL_FILE" ] && healthy_url "$(cat "$URL_FILE")"; then
-            break
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            log "not healthy after ${timeout}s"
-            log_tail
-            cmd_stop
-            exit 1
-        fi
-        sleep 0.2
-    done
+    daemon_wait "$pid" "$timeout" 0.2 healthy url_healthy
     cat "$URL_FILE"
 }
 
-cmd_stop() {
-    local pid
-    pid="$(read_pid)"
-    if pid_alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local i
-        for i in $(seq 1 100); do          # up to 10 s for a clean exit
-            proc_running "$pid" || break
-            sleep 0.1
-        done
-        if proc_running "$pid"; then
-            log "process $pid ignored TERM: sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    rm -f "$PID_FILE" "$URL_FILE"
-}
-
-cmd_status() {
-    if is_running; then
-        echo "running: pid $(read_pid), $(cat "$URL_FILE")"
-        return 0
-    fi
-    echo "not running" >&2
-    return 1
-}
-
-cmd_env() {
-    is_running || die "server not running (start it with: scripts/server/server.sh start)"
-    printf 'export OPENAI_COMPATIBILITY_API_BASE_URL=%q\n' "$(cat "$URL_FILE")"
-    printf 'export OPENAI_COMPATIBILITY_API_KEY=%q\n' "$(cat "$KEY_FILE")"
-}
-
-usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-case "${1:-}" in
-    install) cmd_install ;;
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    env) cmd_env ;;
-    logs) [ -f "$LOG_FILE" ] && tail -n "${2:-50}" "$LOG_FILE" ;;
-    *) usage ;;
-esac
+daemon_main "$@"
