@@ -29,9 +29,12 @@ fn model(server: &ScriptedServer) -> OpenAICompatibleModel {
     support::model(server).build().unwrap()
 }
 
-#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
-async fn every_recorded_completion_decodes_and_keeps_its_fields() {
-    let mut checked = 0;
+/// Every recorded completion, replayed through the scripted server and decoded by the
+/// model: (file name, the JSON as recorded, the completion).
+#[cfg_attr(feature = "async", maybe_async::must_be_async)]
+#[cfg_attr(not(feature = "async"), maybe_async::must_be_sync)]
+async fn recorded_completions() -> Vec<(String, Value, ChatCompletion)> {
+    let mut out = Vec::new();
     for (name, body) in captures() {
         let Ok(raw) = serde_json::from_str::<Value>(&body) else {
             continue;
@@ -44,6 +47,16 @@ async fn every_recorded_completion_decodes_and_keeps_its_fields() {
             .complete(&[ChatMessage::user("hi")])
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        out.push((name, raw, c));
+    }
+    out
+}
+
+#[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
+async fn every_recorded_completion_decodes_and_keeps_its_fields() {
+    let decoded = recorded_completions().await;
+    assert!(decoded.len() >= 15, "only {} completions", decoded.len());
+    for (name, raw, c) in decoded {
         let raw_choices = raw["choices"].as_array().unwrap();
         assert_eq!(c.choices.len(), raw_choices.len(), "{name}");
         for (got, want) in c.choices.iter().zip(raw_choices) {
@@ -78,26 +91,14 @@ async fn every_recorded_completion_decodes_and_keeps_its_fields() {
                 assert!(back.get(key).is_some(), "{name}: lost {key}");
             }
         }
-        checked += 1;
     }
-    assert!(checked >= 15, "only {checked} completions checked");
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
 async fn every_recorded_completion_writes_its_required_keys_as_they_came() {
-    let mut checked = 0;
-    for (name, body) in captures() {
-        let Ok(raw) = serde_json::from_str::<Value>(&body) else {
-            continue;
-        };
-        if raw.get("choices").is_none() || name.ends_with(".request.json") {
-            continue;
-        }
-        let server = ScriptedServer::start(vec![Reply::text(200, "application/json", &body)]);
-        let c = model(&server)
-            .complete(&[ChatMessage::user("hi")])
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let decoded = recorded_completions().await;
+    assert!(decoded.len() >= 15, "only {} completions", decoded.len());
+    for (name, raw, c) in decoded {
         let back = serde_json::to_value(&c).unwrap();
         for key in ["id", "object", "created", "model"] {
             assert_eq!(back[key], raw[key], "{name}: {key}");
@@ -115,9 +116,7 @@ async fn every_recorded_completion_writes_its_required_keys_as_they_came() {
                 "{name}"
             );
         }
-        checked += 1;
     }
-    assert!(checked >= 15, "only {checked} completions checked");
 }
 
 #[maybe_async::test(not(feature = "async"), async(feature = "async", tokio::test))]
